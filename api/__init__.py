@@ -1,0 +1,1 @@
+"""The outside: the command line, and (later) the HTTP service and web pages."""

@@ -1,0 +1,1 @@
+"""The registry (SQLite), the FAISS index of ids, and the matcher that turns neighbours into verdicts."""

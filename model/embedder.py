@@ -1,0 +1,108 @@
+"""The embedder: a pretrained trunk, aspect-preserving multi-scale inputs, GeM pooling, L2 norm."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from model.backbones import Backbone, load_backbone
+from model.pooling import gem, l2_normalise
+from model.runtime import keep_freed_memory
+
+DEFAULT_BACKBONE = "efficientnet-lite0"
+
+
+@dataclass(frozen=True)
+class EmbedderConfig:
+    """Everything that changes a descriptor; its fingerprint keys stored embeddings and indexes."""
+
+    backbone: str = DEFAULT_BACKBONE
+    scales: tuple[int, ...] = (224, 320)
+    gem_p: float = 3.0
+    flip: bool = False
+    batch_size: int = 16
+
+    def __post_init__(self) -> None:
+        if not self.scales or any(s < 64 or s > 1024 for s in self.scales):
+            raise ValueError(f"scales must be 64..1024 pixels, got {self.scales}")
+        if not 1.0 <= self.gem_p <= 10.0:
+            raise ValueError(f"gem_p must be in [1, 10], got {self.gem_p}")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+
+    @property
+    def fingerprint(self) -> str:
+        """Return a stable string naming the descriptor recipe (not the batch size)."""
+        scales = "-".join(str(s) for s in self.scales)
+        return f"{self.backbone}/gem{self.gem_p:g}/s{scales}/flip{int(self.flip)}/v1"
+
+    @property
+    def max_side(self) -> int:
+        """Return the largest input side the recipe needs (decoders may stop there)."""
+        return max(self.scales)
+
+
+class Embedder:
+    """Turns decoded images into L2-normalised global descriptors, batched, under inference mode.
+
+    Images keep their aspect ratio: each is resized so its longest side is the scale, padded to a
+    square for batching, and pooled over its own (unpadded) part of the feature map only.
+    """
+
+    def __init__(self, config: EmbedderConfig, backbone: Backbone | None = None) -> None:
+        self.config = config
+        keep_freed_memory()
+        self.backbone = backbone if backbone is not None else load_backbone(config.backbone)
+        self.backbone.trunk.eval().to(memory_format=torch.channels_last)
+        self._mean = torch.tensor(self.backbone.mean).view(1, 3, 1, 1)
+        self._std = torch.tensor(self.backbone.std).view(1, 3, 1, 1)
+
+    @property
+    def dim(self) -> int:
+        """Return the descriptor dimension."""
+        return self.backbone.channels
+
+    def feature_maps(self, images: Sequence[Image.Image], side: int) -> list[torch.Tensor]:
+        """Return one (C, h, w) feature map per image, each cropped to the image's own area."""
+        maps: list[torch.Tensor] = []
+        stride = self.backbone.stride
+        for start in range(0, len(images), self.config.batch_size):
+            chunk = images[start : start + self.config.batch_size]
+            batch = torch.zeros(len(chunk), 3, side, side)
+            sizes = []
+            for i, image in enumerate(chunk):
+                scale = side / max(image.size)
+                width = max(1, round(image.width * scale))
+                height = max(1, round(image.height * scale))
+                resized = image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0)
+                pixels = torch.from_numpy(np.asarray(resized, dtype=np.uint8).copy())
+                batch[i, :, :height, :width] = pixels.permute(2, 0, 1).float().div_(255.0)
+                sizes.append((height, width))
+            batch = (batch - self._mean) / self._std
+            with torch.inference_mode():
+                output = self.backbone.trunk(batch.contiguous(memory_format=torch.channels_last))
+            for i, (height, width) in enumerate(sizes):
+                h, w = math.ceil(height / stride), math.ceil(width / stride)
+                maps.append(output[i, :, :h, :w].contiguous())
+        return maps
+
+    def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Return an (n, dim) float32 array of unit-norm descriptors, one row per image."""
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        views = list(images)
+        if self.config.flip:
+            views += [image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for image in images]
+        total = torch.zeros(len(views), self.dim)
+        for side in self.config.scales:
+            maps = self.feature_maps(views, side)
+            pooled = torch.stack([gem(m, self.config.gem_p) for m in maps])
+            total += l2_normalise(pooled)
+        if self.config.flip:
+            total = total[: len(images)] + total[len(images) :]
+        return l2_normalise(total).numpy().astype(np.float32)
