@@ -1,4 +1,4 @@
-"""The `lanternguard` command line: register, inspect, scan and evaluate."""
+"""The `lanternguard` command line: register, inspect, scan, evaluate; serve the service; manage keys."""
 
 from __future__ import annotations
 
@@ -8,30 +8,23 @@ import logging
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
+from api.demo import DEMO_DESIGNS, DEMO_FIRM, DEMO_KEY_LABEL
 from api.errors import EXIT_OK, answer_for
 from api.progress import Progress
-from api.settings import engine_settings, resolve_home
-from index.engine import Engine, Inspection, Registration, RegistrationFailed, Rejected
+from api.services import Services
+from api.settings import ServiceSettings, engine_settings, load_service_settings, resolve_home
+from index.engine import Engine, Registration, RegistrationFailed
 from index.errors import InvalidInput
 from index.evaluation import evaluate
 from index.inputs import collect_scan_inputs, read_manifest
+from index.keys import Role
 from index.registry import DesignFields
+from index.reports import scan_line
 from model.errors import LanternGuardError
 
 SCAN_BATCH = 32
-
-
-def scan_line(result: Inspection | Rejected) -> dict[str, Any]:
-    """Return the JSON object of one scanned image (the `scan` output contract)."""
-    if isinstance(result, Rejected):
-        return {"image": result.source, "verdict": None, "matches": [], "error": result.reason}
-    return {
-        "image": result.source,
-        "verdict": result.verdict.value,
-        "matches": [{"design_id": m.design.design_id, "score": round(m.score, 4)} for m in result.matches],
-    }
 
 
 def _open_engine(args: argparse.Namespace) -> Engine:
@@ -137,6 +130,101 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = load_service_settings(
+        home=getattr(args, "home", None), backbone=args.backbone, demo=True if args.demo else None
+    )
+    if settings.demo:
+        _print_demo_keys(settings, f"http://{args.host}:{args.port}")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return EXIT_OK
+
+
+def _print_demo_keys(settings: ServiceSettings, url: str) -> None:
+    services = Services(settings)
+    try:
+        services.keys.revoke_labelled(DEMO_KEY_LABEL)
+        issued = {
+            role: services.issue_key(role, DEMO_FIRM if role is Role.FIRM else None, DEMO_KEY_LABEL)
+            for role in (Role.INSPECTOR, Role.FIRM, Role.ADMIN)
+        }
+    finally:
+        services.close()
+    pages = {Role.INSPECTOR: f"{url}/  and  {url}/scans", Role.FIRM: f"{url}/firm", Role.ADMIN: f"{url}/docs"}
+    print(f"LanternGuard demo on {url} (home {settings.home})")
+    print(f'Sample firm "{DEMO_FIRM}" with {len(DEMO_DESIGNS)} lantern designs drawn in code.')
+    print("Demo keys (shown once; earlier demo keys are revoked) - paste one into the page's key box:")
+    for role, key in issued.items():
+        print(f"  {role.value:<10} {key.secret}   {pages[role]}")
+    print("On the inspector page, press 'Use a demo photo' to see a match.", flush=True)
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    services = Services(load_service_settings(home=getattr(args, "home", None)))
+    try:
+        issued = services.issue_key(Role(args.role), args.firm, args.label)
+    finally:
+        services.close()
+    record = issued.record
+    print(issued.secret)
+    owner = f" for firm {record.firm!r}" if record.firm else ""
+    print(
+        f"created {record.role.value} key {record.id}{owner}: store it now, it is not shown again",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    services = Services(load_service_settings(home=getattr(args, "home", None)))
+    try:
+        records = services.keys.records(include_revoked=args.all)
+    finally:
+        services.close()
+    for r in records:
+        state = f"revoked {r.revoked_at}" if r.revoked_at else "live"
+        print(
+            f"{r.id:>4}  {r.prefix}…  {r.role.value:<9}  {r.firm or '-':<24}  {r.label or '-':<12}  {state}"
+        )
+    return EXIT_OK
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    services = Services(load_service_settings(home=getattr(args, "home", None)))
+    try:
+        record = services.keys.revoke(args.key_id)
+    finally:
+        services.close()
+    print(f"revoked key {record.id} ({record.prefix}…)")
+    return EXIT_OK
+
+
+def _add_service_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    serve = commands.add_parser("serve", parents=[common], help="run the HTTP service and web pages")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", action="store_true", help="seed a sample firm and designs; print demo keys")
+    serve.set_defaults(run=cmd_serve)
+
+    keys = commands.add_parser("keys", parents=[common], help="issue, list and revoke API keys")
+    actions = keys.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", parents=[common], help="issue a key (printed once)")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--firm", help="the firm a firm key acts for (created when new)")
+    create.add_argument("--label", help="a name to recognise the key by")
+    create.set_defaults(run=cmd_keys_create)
+    listing = actions.add_parser("list", parents=[common], help="list keys (never their secrets)")
+    listing.add_argument("--all", action="store_true", help="include revoked keys")
+    listing.set_defaults(run=cmd_keys_list)
+    revoke = actions.add_parser("revoke", parents=[common], help="revoke a key at once")
+    revoke.add_argument("key_id", type=int)
+    revoke.set_defaults(run=cmd_keys_revoke)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of every command."""
     common = argparse.ArgumentParser(add_help=False)
@@ -171,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--queries", type=Path, required=True)
     evaluation.add_argument("--json", type=Path, help="write the metrics as one JSON object")
     evaluation.set_defaults(run=cmd_evaluate)
+    _add_service_commands(commands, common)
     return parser
 
 

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Any
 
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.schemas import ErrorPublic
 from index.errors import DuplicateDesign, IndexNotReady, InvalidInput, UnknownDesign
+from index.service_errors import (
+    Conflict,
+    Forbidden,
+    NotAuthenticated,
+    PayloadTooLarge,
+    UnknownRecord,
+    UnsupportedMediaType,
+)
 from model.errors import InvalidImage, LanternGuardError, UnknownBackbone
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,13 +42,57 @@ _ANSWERS: dict[type[LanternGuardError], ErrorAnswer] = {
     DuplicateDesign: ErrorAnswer(http_status=409, exit_code=6),
     IndexNotReady: ErrorAnswer(http_status=503, exit_code=7),
     UnknownBackbone: ErrorAnswer(http_status=500, exit_code=8),
+    NotAuthenticated: ErrorAnswer(http_status=401, exit_code=9),
+    Forbidden: ErrorAnswer(http_status=403, exit_code=10),
+    UnknownRecord: ErrorAnswer(http_status=404, exit_code=5),
+    Conflict: ErrorAnswer(http_status=409, exit_code=6),
+    PayloadTooLarge: ErrorAnswer(http_status=413, exit_code=3),
+    UnsupportedMediaType: ErrorAnswer(http_status=415, exit_code=3),
 }
 _FALLBACK = ErrorAnswer(http_status=500, exit_code=1)
 
 
 def answer_for(error: LanternGuardError) -> ErrorAnswer:
     """Return the HTTP status and exit code for a domain error (the nearest mapped base class)."""
-    for cls in type(error).__mro__:
+    return answer_for_class(type(error))
+
+
+def answer_for_class(kind: type[LanternGuardError]) -> ErrorAnswer:
+    """Return the HTTP status and exit code for a kind of domain error."""
+    for cls in kind.__mro__:
         if cls in _ANSWERS:
             return _ANSWERS[cls]
     return _FALLBACK
+
+
+def error_responses(*errors: type[LanternGuardError]) -> dict[int | str, dict[str, Any]]:
+    """Return the OpenAPI `responses` of a route that may raise these errors (statuses from the map)."""
+    found: dict[int | str, dict[str, Any]] = {}
+    for error in errors:
+        status = answer_for_class(error).http_status
+        summary = (error.__doc__ or error.__name__).strip()
+        if status in found:
+            found[status]["description"] += " / " + summary
+        else:
+            found[status] = {"model": ErrorPublic, "description": summary}
+    return found
+
+
+def error_response(error: LanternGuardError) -> JSONResponse:
+    """Return the HTTP answer to a domain error: its mapped status and `{"detail": message}`."""
+    status = answer_for(error).http_status
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"detail": str(error)}, status_code=status, headers=headers)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, LanternGuardError):
+        raise exc
+    if answer_for(exc).http_status >= 500:
+        logger.error("%s %s failed: %s", request.method, request.url.path, exc)
+    return error_response(exc)
+
+
+def install_error_handler(app: FastAPI) -> None:
+    """Answer every domain error with its mapped status and `{"detail": message}`."""
+    app.add_exception_handler(LanternGuardError, _domain_error)

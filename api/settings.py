@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 
-from index.engine import EngineSettings
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from index.engine import DEFAULT_CALIBRATION, Calibration, EngineSettings
+from index.errors import InvalidInput
+from index.matcher import Thresholds
 from model.embedder import DEFAULT_BACKBONE, EmbedderConfig
+from model.images import MAX_PIXELS
 
 ENV_PREFIX = "LANTERNGUARD_"
 
@@ -26,3 +33,82 @@ def engine_settings(home: Path, backbone: str | None = None) -> EngineSettings:
     return EngineSettings(
         home=home, embedder=EmbedderConfig(backbone=backbone or env("BACKBONE", DEFAULT_BACKBONE))
     )
+
+
+def _split_paths(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.replace(",", os.pathsep).split(os.pathsep) if part.strip()]
+    return value
+
+
+class ServiceSettings(BaseSettings):
+    """Everything the HTTP service reads from LANTERNGUARD_* variables, checked when it starts.
+
+    Thresholds are inclusive from below (score >= match gives `match`); `raw_*` apply while the
+    registry is too small for whitening, `whitened_*` after. Their measured meaning is in README.md.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    home: Path = Path("var")
+    backbone: str = DEFAULT_BACKBONE
+    max_upload_bytes: int = Field(20_000_000, ge=1_000, description="largest request body with photos")
+    max_scan_upload_bytes: int = Field(500_000_000, ge=1_000, description="largest zip upload for a scan")
+    max_scan_unpacked_bytes: int = Field(2_000_000_000, ge=1_000, description="largest unpacked zip")
+    max_scan_images: int = Field(10_000, ge=1, description="most images in one scan")
+    max_pixels: int = Field(MAX_PIXELS, ge=10_000, le=MAX_PIXELS, description="largest decoded image area")
+    scan_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="folders that folder scans may read (separated by ',' or ':')"
+    )
+    raw_match: float = DEFAULT_CALIBRATION.raw.match
+    raw_review: float = DEFAULT_CALIBRATION.raw.review
+    whitened_match: float = DEFAULT_CALIBRATION.whitened.match
+    whitened_review: float = DEFAULT_CALIBRATION.whitened.review
+    page_size: int = Field(50, ge=1, le=1_000, description="default page size of listings")
+    demo: bool = False
+
+    _split = field_validator("scan_roots", mode="before")(_split_paths)
+
+    @field_validator("scan_roots")
+    @classmethod
+    def _roots_exist(cls, roots: list[Path]) -> list[Path]:
+        missing = [str(r) for r in roots if not r.is_dir()]
+        if missing:
+            raise ValueError(f"scan roots must be existing folders: {', '.join(missing)}")
+        return [r.resolve() for r in roots]
+
+    @model_validator(mode="after")
+    def _thresholds_agree(self) -> ServiceSettings:
+        self.calibration()
+        return self
+
+    def calibration(self) -> Calibration:
+        """Return the verdict thresholds. Raises ValueError when a pair is out of order or range."""
+        return Calibration(
+            whitened=Thresholds(match=self.whitened_match, review=self.whitened_review),
+            raw=Thresholds(match=self.raw_match, review=self.raw_review),
+        )
+
+    def engine_settings(self) -> EngineSettings:
+        """Return the engine's settings for this home, backbone and calibration."""
+        return EngineSettings(
+            home=self.home, embedder=EmbedderConfig(backbone=self.backbone), calibration=self.calibration()
+        )
+
+
+def _setting_name(location: tuple) -> str:
+    if not location:
+        return "thresholds"
+    return ENV_PREFIX + str(location[0]).upper()
+
+
+def load_service_settings(**overrides: object) -> ServiceSettings:
+    """Return the service settings from the environment, with command-line `overrides` on top.
+
+    Raises InvalidInput that lists every bad setting.
+    """
+    try:
+        return ServiceSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{_setting_name(e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise InvalidInput(f"invalid settings: {problems}") from exc

@@ -1,0 +1,85 @@
+"""The FastAPI app factory: services built in the lifespan, routes per resource, pages and static files."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from api.errors import install_error_handler
+from api.limits import BodyLimit
+from api.routes import demo, designs, firms, health, images, inspections, keys, pages, scans
+from api.schemas import API
+from api.services import Services
+from api.settings import ServiceSettings
+from model.embedder import Embedder
+
+logger = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+
+DESCRIPTION = """
+Counterfeit detection for registered product designs. Firms register their designs with photos;
+inspectors check photos of goods against every registered design and get a verdict (`match`,
+`review`, `no_match`) with the closest designs and evidence pictures; batch scans check whole
+archives or server folders.
+
+Every request under `/api/v1` carries `Authorization: Bearer KEY` (keys come from
+`lanternguard keys create`). A missing or wrong key is 401; a key of the wrong role, or a firm key
+asking for another firm's design, is 403. Errors answer `{"detail": "what is wrong"}`.
+"""
+
+TAGS = [
+    {"name": "designs", "description": "Registered designs and their reference views."},
+    {"name": "inspections", "description": "Photos checked by inspectors, with verdicts and evidence."},
+    {"name": "scans", "description": "Batch scans of zip archives or server folders."},
+    {"name": "keys", "description": "API keys, firms and the caller's identity."},
+    {"name": "health", "description": "Liveness and readiness."},
+    {"name": "demo", "description": "Generated demo photos (demo mode only)."},
+]
+
+
+def create_app(settings: ServiceSettings, embedder: Embedder | None = None) -> FastAPI:
+    """Return the app for these settings; the model loads when it starts (lifespan), not here.
+
+    `embedder` lets tests share one loaded model between apps.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = Services(settings, embedder)
+        app.state.services = services
+        services.start()
+        logger.info("LanternGuard serving %s", settings.home)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(services.close)
+
+    app = FastAPI(
+        title="LanternGuard",
+        version="0.1.0",
+        summary="Counterfeit detection for registered product designs",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    install_error_handler(app)
+
+    def body_limit(path: str) -> int:
+        return (
+            settings.max_scan_upload_bytes if path.startswith(f"{API}/scans") else settings.max_upload_bytes
+        )
+
+    app.add_middleware(BodyLimit, limit_for=body_limit)
+    for module in (health, designs, images, inspections, scans, keys, firms, demo, pages):
+        app.include_router(module.router)
+    app.state.templates = Jinja2Templates(directory=HERE / "templates")
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    return app

@@ -1,0 +1,134 @@
+"""Turn stored records into the API's public schemas, with the URLs that serve their pictures."""
+
+from __future__ import annotations
+
+from api.schemas import (
+    API,
+    DesignPublic,
+    FirmPublic,
+    InspectionPublic,
+    KeyPublic,
+    MatchPublic,
+    ScanLinePublic,
+    ScanPublic,
+    ViewPublic,
+)
+from index.catalogue import DesignView
+from index.inspections import InspectionRecord
+from index.keys import KeyRecord
+from index.registry import DesignRecord
+from index.scans import ScanRecord
+from index.service_registry import FirmRecord
+
+
+def image_url(image_id: int) -> str:
+    """Return the URL of a reference view."""
+    return f"{API}/images/{image_id}"
+
+
+def evidence_url(inspection_id: int, rank: int) -> str:
+    """Return the URL of the evidence picture of one match."""
+    return f"{API}/inspections/{inspection_id}/matches/{rank}/evidence"
+
+
+def _status(record: DesignRecord) -> str:
+    return "active" if record.withdrawn_at is None else "withdrawn"
+
+
+def design_public(view: DesignView) -> DesignPublic:
+    """Return a design as the API shows it."""
+    r = view.record
+    return DesignPublic(
+        id=r.design_id,
+        registration_number=r.registration_number,
+        title=r.title,
+        owner=r.owner,
+        locarno_class=r.locarno_class,
+        valid_from=r.valid_from,
+        valid_until=r.valid_until,
+        status=_status(r),
+        withdrawn_at=r.withdrawn_at,
+        image_count=r.image_count,
+        images=[ViewPublic(id=v.id, width=v.width, height=v.height, url=image_url(v.id)) for v in view.views],
+    )
+
+
+def inspection_public(record: InspectionRecord, designs: dict[int, DesignRecord]) -> InspectionPublic:
+    """Return an inspection with its matches' registration data (`designs` by design key)."""
+    matches = []
+    for m in record.matches:
+        d = designs[m.design_pk]
+        matches.append(
+            MatchPublic(
+                rank=m.rank,
+                design_id=d.design_id,
+                score=round(m.score, 4),
+                registration_number=d.registration_number,
+                title=d.title,
+                owner=d.owner,
+                locarno_class=d.locarno_class,
+                valid_from=d.valid_from,
+                valid_until=d.valid_until,
+                design_status=_status(d),
+                image_id=m.image_id,
+                image_url=image_url(m.image_id),
+                evidence_url=evidence_url(record.id, m.rank),
+                review=m.review.value,
+                reviewed_by=m.reviewed_by,
+                reviewed_at=m.reviewed_at,
+            )
+        )
+    return InspectionPublic(
+        id=record.id,
+        created_at=record.created_at,
+        inspector=record.inspector,
+        photo_sha256=record.photo_sha256,
+        filename=record.filename,
+        verdict=record.verdict,
+        note=record.note,
+        shipment_ref=record.shipment_ref,
+        photo_url=f"{API}/inspections/{record.id}/photo",
+        evidence_url=evidence_url(record.id, 1) if matches else None,
+        matches=matches,
+    )
+
+
+def scan_public(record: ScanRecord, results: list[dict] | None = None) -> ScanPublic:
+    """Return a scan's progress, and its result lines when given."""
+    return ScanPublic(
+        id=record.id,
+        kind=record.kind,
+        source=record.source,
+        requested_by=record.requested_by,
+        status=record.status.value,
+        total=record.total,
+        done=record.done,
+        errors=record.errors,
+        ignored=record.ignored,
+        message=record.message,
+        created_at=record.created_at,
+        finished_at=record.finished_at,
+        report_url=f"{API}/scans/{record.id}",
+        csv_url=f"{API}/scans/{record.id}?format=csv",
+        results=None if results is None else [ScanLinePublic.model_validate(x) for x in results],
+    )
+
+
+def key_public(record: KeyRecord) -> KeyPublic:
+    """Return a key without its secret."""
+    return KeyPublic(
+        id=record.id,
+        prefix=record.prefix,
+        role=record.role.value,
+        firm=record.firm,
+        label=record.label,
+        created_at=record.created_at,
+        revoked_at=record.revoked_at,
+    )
+
+
+def firm_public(record: FirmRecord) -> FirmPublic:
+    """Return a firm."""
+    return FirmPublic(
+        id=record.id, name=record.name, created_at=record.created_at, design_count=record.design_count
+    )

@@ -1,0 +1,1 @@
+"""The HTTP routes, one module per resource; each parses, calls one service and maps to a schema."""

@@ -1,0 +1,34 @@
+"""Liveness (the process answers) and readiness (the model and index are loaded)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.schemas import HealthPublic
+from api.services import ServicesDep
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+
+@router.get("/live", response_model=HealthPublic, summary="The process is up (always 200)")
+def live() -> HealthPublic:
+    """Answer 200 as long as the process serves requests."""
+    return HealthPublic(status="ok")
+
+
+@router.get(
+    "/ready",
+    response_model=HealthPublic,
+    summary="The model and index are loaded (503 until then)",
+    responses={503: {"model": HealthPublic, "description": "Still loading, or loading failed"}},
+)
+def ready(services: ServicesDep) -> HealthPublic | JSONResponse:
+    """Answer 200 once inspections can run, 503 while the model and index load (or if that failed)."""
+    if services.failure is not None:
+        body = HealthPublic(status="failed", detail=services.failure)
+        return JSONResponse(body.model_dump(), status_code=503)
+    if not services.ready:
+        body = HealthPublic(status="starting", detail="loading the model and index")
+        return JSONResponse(body.model_dump(), status_code=503)
+    return HealthPublic(status="ok", views_searchable=services.engine.index_size)

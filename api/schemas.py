@@ -1,0 +1,280 @@
+"""The API's request and response schemas: XCreate / XUpdate in, XPublic and XsPublic(data, count) out."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
+
+from index.catalogue import NewDesign
+
+API = "/api/v1"
+LOCARNO = re.compile(r"^\d{1,2}([-.]\d{1,2})?$")
+
+
+class ErrorPublic(BaseModel):
+    """Every error answer: one message that says what is wrong."""
+
+    detail: str = Field(examples=["no API key: send the header `Authorization: Bearer KEY`"])
+
+
+class _DesignData(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("locarno_class", check_fields=False)
+    @classmethod
+    def _locarno(cls, value: str | None) -> str | None:
+        if value and not LOCARNO.match(value):
+            raise ValueError("a Locarno class looks like 26-05 (class-subclass)")
+        return value or None
+
+    @model_validator(mode="after")
+    def _period(self) -> _DesignData:
+        start, end = getattr(self, "valid_from", None), getattr(self, "valid_until", None)
+        if start and end and end < start:
+            raise ValueError("valid_until must not be before valid_from")
+        return self
+
+    def stored(self, only_set: bool = False) -> dict[str, str | None]:
+        """Return the fields as the registry stores them (dates as ISO strings)."""
+        values = self.model_dump(exclude_unset=only_set)
+        return {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items()}
+
+
+class DesignCreate(_DesignData):
+    """Registration data sent with a new design's images (multipart form fields)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    registration_number: str = Field(min_length=1, max_length=64, examples=["DM/212 345"])
+    title: str | None = Field(None, max_length=200, examples=["Round silk lantern"])
+    locarno_class: str | None = Field(None, max_length=8, examples=["26-05"])
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+    def to_new_design(self) -> NewDesign:
+        """Return the registration data as the catalogue takes it."""
+        return NewDesign(**self.stored())
+
+
+class DesignUpdate(_DesignData):
+    """Registration data to change; fields left out stay as they are."""
+
+    registration_number: str | None = Field(None, min_length=1, max_length=64)
+    title: str | None = Field(None, max_length=200)
+    locarno_class: str | None = Field(None, max_length=8)
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+
+class ViewPublic(BaseModel):
+    """One reference view of a design; `url` serves the image to whoever may see the design."""
+
+    id: int
+    width: int
+    height: int
+    url: str
+
+
+class DesignPublic(BaseModel):
+    """A registered design. `status` is `withdrawn` once its firm withdrew it: it no longer matches."""
+
+    id: str
+    registration_number: str | None
+    title: str | None
+    owner: str | None
+    locarno_class: str | None
+    valid_from: date | None
+    valid_until: date | None
+    status: Literal["active", "withdrawn"]
+    withdrawn_at: str | None
+    image_count: int
+    images: list[ViewPublic]
+
+
+class DesignsPublic(BaseModel):
+    """A page of designs, newest first, and how many there are in all."""
+
+    data: list[DesignPublic]
+    count: int
+
+
+class MatchPublic(BaseModel):
+    """A registered design the photo resembles, with its registration data and the view that matched."""
+
+    rank: int
+    design_id: str
+    score: float
+    registration_number: str | None
+    title: str | None
+    owner: str | None
+    locarno_class: str | None
+    valid_from: date | None
+    valid_until: date | None
+    design_status: Literal["active", "withdrawn"]
+    image_id: int
+    image_url: str
+    evidence_url: str
+    review: Literal["pending", "confirmed", "rejected"]
+    reviewed_by: str | None
+    reviewed_at: str | None
+
+
+class InspectionPublic(BaseModel):
+    """A recorded inspection: who ran it, when, the photo's sha256, the verdict and matches (best first)."""
+
+    id: int
+    created_at: str
+    inspector: str
+    photo_sha256: str
+    filename: str | None
+    verdict: Literal["match", "review", "no_match"]
+    note: str | None
+    shipment_ref: str | None
+    photo_url: str
+    evidence_url: str | None = Field(description="the photo beside the best match's view, with the score")
+    matches: list[MatchPublic]
+
+
+class InspectionsPublic(BaseModel):
+    """A page of inspections, newest first, and how many there are in all."""
+
+    data: list[InspectionPublic]
+    count: int
+
+
+class ReviewUpdate(BaseModel):
+    """An inspector's judgement of one match."""
+
+    review: Literal["confirmed", "rejected", "pending"]
+
+
+class ScanMatchPublic(BaseModel):
+    """One design in a scan result line."""
+
+    design_id: str
+    score: float
+
+
+class ScanLinePublic(BaseModel):
+    """One image of a scan, in the shape of the CLI's scan lines; `error` appears only on error rows."""
+
+    image: str
+    verdict: Literal["match", "review", "no_match"] | None
+    matches: list[ScanMatchPublic]
+    error: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_empty_error(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if data.get("error") is None:
+            data.pop("error", None)
+        return data
+
+
+class ScanPublic(BaseModel):
+    """A batch scan and its progress; `results` once it has finished."""
+
+    id: int
+    kind: Literal["archive", "folder"]
+    source: str
+    requested_by: str
+    status: Literal["queued", "running", "finished", "failed"]
+    total: int
+    done: int
+    errors: int
+    ignored: int = Field(description="files passed over because they are not images")
+    message: str | None
+    created_at: str
+    finished_at: str | None
+    report_url: str
+    csv_url: str
+    results: list[ScanLinePublic] | None = None
+
+
+class ScansPublic(BaseModel):
+    """A page of scans, newest first, and how many there are in all."""
+
+    data: list[ScanPublic]
+    count: int
+
+
+class KeyCreate(BaseModel):
+    """A key to issue: its role, the firm for a firm key, and a label to recognise it by."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    role: Literal["admin", "firm", "inspector"]
+    firm: str | None = Field(None, max_length=200)
+    label: str | None = Field(None, max_length=100)
+
+
+class KeyPublic(BaseModel):
+    """A stored key without its secret; `prefix` is the start of the key, to recognise it."""
+
+    id: int
+    prefix: str
+    role: Literal["admin", "firm", "inspector"]
+    firm: str | None
+    label: str | None
+    created_at: str
+    revoked_at: str | None
+
+
+class KeyIssued(KeyPublic):
+    """A new key: `key` is shown this once and never again (only its hash is stored)."""
+
+    key: str
+
+
+class KeysPublic(BaseModel):
+    """The keys, oldest first."""
+
+    data: list[KeyPublic]
+    count: int
+
+
+class FirmCreate(BaseModel):
+    """A firm to add."""
+
+    name: str = Field(min_length=1, max_length=200)
+
+
+class FirmPublic(BaseModel):
+    """A firm and how many designs it has registered (withdrawn ones included)."""
+
+    id: int
+    name: str
+    created_at: str
+    design_count: int
+
+
+class FirmsPublic(BaseModel):
+    """The firms, by name."""
+
+    data: list[FirmPublic]
+    count: int
+
+
+class MePublic(BaseModel):
+    """Who the key in the request belongs to."""
+
+    role: Literal["admin", "firm", "inspector"]
+    firm: str | None
+    label: str | None
+    prefix: str
+
+
+class HealthPublic(BaseModel):
+    """Liveness or readiness; `detail` says what is loading, `views_searchable` how many views can match."""
+
+    status: Literal["ok", "starting", "failed"]
+    detail: str | None = None
+    views_searchable: int | None = None

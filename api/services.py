@@ -1,0 +1,165 @@
+"""The services behind the routes, built from the settings; the engine arrives once the model has loaded."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.demo import seed_demo
+from api.settings import ServiceSettings
+from index.catalogue import Catalogue
+from index.database import Database
+from index.desk import Desk
+from index.engine import Engine
+from index.errors import IndexNotReady, InvalidInput
+from index.inspections import InspectionLog
+from index.keys import IssuedKey, KeyStore, Role
+from index.scanner import ScanLimits, Scanner
+from index.scans import ScanLog
+from index.service_errors import ServiceStarting
+from index.service_registry import ServiceRegistry
+from model.embedder import Embedder
+
+logger = logging.getLogger(__name__)
+
+REGISTRY_FILE = "registry.sqlite3"
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    engine: Engine
+    catalogue: Catalogue
+    desk: Desk
+    scanner: Scanner
+
+
+class Services:
+    """Owns every store and, once loaded, the engine and what runs on it; the app holds one of these.
+
+    The stores (keys, inspection and scan logs, the registry's tables) open at once, so keys work
+    while the model loads on a background thread; engine-backed services raise ServiceStarting
+    until then, which is also what /health/ready reports.
+    """
+
+    def __init__(self, settings: ServiceSettings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        path = settings.home / REGISTRY_FILE
+        self.registry = ServiceRegistry(path)
+        self.database = Database(path)
+        self.keys = KeyStore(self.database)
+        self.inspection_log = InspectionLog(self.database)
+        self.scan_log = ScanLog(self.database)
+        self._ready = threading.Event()
+        self._failure: str | None = None
+        self._loader: threading.Thread | None = None
+        self._services: _Loaded | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start loading the model and index in the background."""
+        stale = self.scan_log.fail_unfinished("the service stopped before this scan finished; start it again")
+        if stale:
+            logger.warning("%d scan(s) left unfinished by an earlier run were marked failed", stale)
+        self._loader = threading.Thread(target=self._load, name="load-engine", daemon=True)
+        self._loader.start()
+
+    def _load(self) -> None:
+        try:
+            s = self.settings
+            engine = Engine(s.engine_settings(), self._embedder)
+            limits = ScanLimits(
+                s.max_scan_unpacked_bytes, s.max_scan_images, s.max_upload_bytes, s.max_pixels
+            )
+            loaded = _Loaded(
+                engine=engine,
+                catalogue=Catalogue(engine, self.registry, s.max_pixels),
+                desk=Desk(engine, self.inspection_log, self.registry, s.max_pixels),
+                scanner=Scanner(engine, self.scan_log, s.home / "scans", limits),
+            )
+            if s.demo:
+                logger.info("demo: %d demo design(s) registered", seed_demo(loaded.catalogue))
+        except Exception as exc:
+            logger.exception("the engine could not be loaded")
+            self._failure = f"{type(exc).__name__}: {exc}"
+            return
+        self._services = loaded
+        self._ready.set()
+        logger.info("ready: %d reference image(s) searchable", engine.index_size)
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until the engine is loaded. Returns whether it is."""
+        return self._ready.wait(timeout)
+
+    @property
+    def ready(self) -> bool:
+        """Return whether the model and index are loaded."""
+        return self._ready.is_set()
+
+    @property
+    def failure(self) -> str | None:
+        """Return why loading failed, if it did."""
+        return self._failure
+
+    def close(self) -> None:
+        """Stop the scan worker and close the engine and every store."""
+        if self._loader is not None:
+            self._loader.join()
+        if self._services is not None:
+            self._services.scanner.close()
+            self._services.engine.close()
+        self.registry.close()
+        self.database.close()
+
+    # ---- engine-backed services ------------------------------------------------------------
+
+    def _loaded(self) -> _Loaded:
+        if self._failure is not None:
+            raise IndexNotReady(f"the model or index failed to load: {self._failure}")
+        if self._services is None:
+            raise ServiceStarting("the service is still loading the model and index; try again in a moment")
+        return self._services
+
+    @property
+    def engine(self) -> Engine:
+        """Return the engine. Raises ServiceStarting (or IndexNotReady when loading failed)."""
+        return self._loaded().engine
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """Return the design catalogue. Raises ServiceStarting."""
+        return self._loaded().catalogue
+
+    @property
+    def desk(self) -> Desk:
+        """Return the inspection desk. Raises ServiceStarting."""
+        return self._loaded().desk
+
+    @property
+    def scanner(self) -> Scanner:
+        """Return the scan runner. Raises ServiceStarting."""
+        return self._loaded().scanner
+
+    # ---- keys ------------------------------------------------------------------------------
+
+    def issue_key(self, role: Role, firm: str | None = None, label: str | None = None) -> IssuedKey:
+        """Issue a key; a firm key's firm is created when new. Raises InvalidInput."""
+        if (role is Role.FIRM) != (firm is not None):
+            raise InvalidInput(
+                "a firm key needs --firm NAME (field `firm`), and only a firm key may have one"
+            )
+        firm_id = self.registry.ensure_firm(firm).id if firm is not None else None
+        return self.keys.create(role, firm_id, label)
+
+
+def get_services(request: Request) -> Services:
+    """Return the services of the app that serves the request."""
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]

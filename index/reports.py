@@ -1,0 +1,48 @@
+"""The per-image result contract shared by the CLI's scan lines and the service's scan reports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from typing import Any
+
+from index.engine import Inspection, Rejected
+
+CSV_COLUMNS = ("image", "verdict", "design_id", "score", "matches", "error")
+
+
+def scan_line(result: Inspection | Rejected, image: str | None = None) -> dict[str, Any]:
+    """Return the JSON object of one scanned image (the `scan` output contract).
+
+    `image` names the input in the report (default: the engine's name for it).
+    """
+    name = result.source if image is None else image
+    if isinstance(result, Rejected):
+        return {"image": name, "verdict": None, "matches": [], "error": result.reason}
+    return {
+        "image": name,
+        "verdict": result.verdict.value,
+        "matches": [{"design_id": m.design.design_id, "score": round(m.score, 4)} for m in result.matches],
+    }
+
+
+def scan_csv(lines: Iterable[dict[str, Any]]) -> str:
+    """Return scan lines as CSV: the best design and score, all matches as `id:score;...`, the error."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for line in lines:
+        matches = line.get("matches") or []
+        best = matches[0] if matches else {}
+        writer.writerow(
+            [
+                line["image"],
+                line.get("verdict") or "",
+                best.get("design_id", ""),
+                best.get("score", ""),
+                ";".join(f"{m['design_id']}:{m['score']}" for m in matches),
+                line.get("error", ""),
+            ]
+        )
+    return buffer.getvalue()

@@ -1,0 +1,32 @@
+"""Typed errors of the service's stores and access rules: keys, scopes, records, uploads."""
+
+from index.errors import IndexNotReady, InvalidInput
+from model.errors import LanternGuardError
+
+
+class NotAuthenticated(LanternGuardError):
+    """The request carries no API key, or one that is unknown or revoked."""
+
+
+class Forbidden(LanternGuardError):
+    """The key is valid but its role, or its firm, may not do this."""
+
+
+class UnknownRecord(LanternGuardError):
+    """No inspection, scan, key, firm or reference image has the given id."""
+
+
+class Conflict(LanternGuardError):
+    """The request contradicts the stored state (a withdrawn design, a duplicate registration number)."""
+
+
+class PayloadTooLarge(InvalidInput):
+    """An upload, or an archive's content, is over the configured size limit."""
+
+
+class UnsupportedMediaType(InvalidInput):
+    """An upload declares a content type that this endpoint does not take."""
+
+
+class ServiceStarting(IndexNotReady):
+    """The model and index are still loading; the service answers once they are ready."""
