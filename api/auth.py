@@ -37,7 +37,9 @@ def require(*roles: Role) -> Callable[[KeyRecord], KeyRecord]:
 
     def check(key: CurrentKey) -> KeyRecord:
         if key.role not in roles:
-            raise Forbidden(f"only {allowed} keys may do this; the key sent is a key of role {key.role.value}")
+            raise Forbidden(
+                f"only {allowed} keys may do this; the key sent is a key of role {key.role.value}"
+            )
         return key
 
     return check

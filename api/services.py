@@ -151,7 +151,7 @@ class Services:
         """Issue a key; a firm key's firm is created when new. Raises InvalidInput."""
         if (role is Role.FIRM) != (firm is not None):
             raise InvalidInput(
-                "a firm key needs --firm NAME (field `firm`), and only a firm key may have one"
+                "a firm key needs a firm (--firm NAME or the field `firm`), and only a firm key may have one"
             )
         firm_id = self.registry.ensure_firm(firm).id if firm is not None else None
         return self.keys.create(role, firm_id, label)

@@ -58,9 +58,8 @@ def view_bytes(seed: int, view: int = 0) -> bytes:
 
 
 def photo_of(seed: int) -> bytes:
-    """Return a 'photo' of design `seed`: rescaled, slightly turned, recompressed."""
-    photo = draw_design(seed).resize((280, 210)).rotate(3, fillcolor=(128, 128, 128))
-    return jpeg_bytes(photo, quality=80)
+    """Return a 'photo' of design `seed`: rescaled and recompressed harder than the registered view."""
+    return jpeg_bytes(draw_design(seed).resize((300, 225)), quality=75)
 
 
 def zip_bytes(entries: dict[str, bytes]) -> bytes:
