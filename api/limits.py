@@ -14,7 +14,8 @@ class BodyLimit:
     """Answers 413 to a request whose body is larger than the limit for its path.
 
     A declared Content-Length over the limit is refused before anything is read; a body without one
-    is counted as it arrives and refused once it passes the limit.
+    is counted as it arrives: once it passes the limit the 413 is sent, the app sees the client leave,
+    and whatever it answers then is dropped.
     """
 
     def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
@@ -33,13 +34,21 @@ class BodyLimit:
             await error_response(error)(scope, receive, send)
             return
         received = 0
+        refused = False
 
         async def counted() -> Message:
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
             received += len(message.get("body", b""))
-            if received > limit:
-                raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
+            if received > limit and not refused:
+                refused = True
+                error = PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
+                await error_response(error)(scope, receive, send)
+                return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, counted, send)
+        async def guarded(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        await self.app(scope, counted, guarded)

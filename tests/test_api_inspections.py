@@ -192,3 +192,23 @@ def test_designs_and_inspections_survive_a_restart(tmp_path: Path, embedder: Emb
         assert again["matches"][0]["design_id"] == design["id"]
         old = second.client.get(f"/api/v1/inspections/{inspection['id']}", headers=second.auth("inspector"))
         assert old.json()["matches"][0]["design_id"] == design["id"]
+
+
+def test_a_streamed_body_without_length_is_cut_off_at_the_limit(
+    service: Service, catalogue: dict[int, dict]
+) -> None:
+    boundary = "lanternguard"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
+    )
+    body = head.encode() + photo_of(1) + bytes(400_000) + f"\r\n--{boundary}--\r\n".encode()
+    chunks = (body[i : i + 8192] for i in range(0, len(body), 8192))
+    response = service.client.post(
+        "/api/v1/inspections",
+        content=chunks,
+        headers={**service.auth("inspector"), "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 413
+    assert "over the limit of 300000 bytes" in response.json()["detail"]
+    assert inspection_count(service) == 0

@@ -186,7 +186,10 @@ def test_openapi_describes_every_endpoint_error_and_schema(service: Service) -> 
     ):
         assert name in schemas
     assert "API key" in spec["components"]["securitySchemes"]
-    assert service.client.get("/docs").status_code == 200
+    docs = service.client.get("/docs")
+    assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text
+    assert service.client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    assert service.client.get("/redoc").status_code == 200
 
 
 def test_pages_are_served_without_a_key(service: Service) -> None:

@@ -257,3 +257,13 @@ def test_the_key_stays_for_the_tab_and_a_wrong_key_is_refused(
     page.click("#key-form button")
     page.wait_for_selector("#who.bad")
     assert "unknown API key" in page.inner_text("#who")
+
+
+def test_the_api_docs_render_without_a_network(live: LiveServer, page: object) -> None:
+    page.goto(live.url + "/docs")
+    page.wait_for_selector('.opblock-summary-path[data-path="/api/v1/inspections"]')
+    assert page.locator(".opblock").count() >= 20
+    assert "LanternGuard" in page.inner_text(".info .title")
+    page.click('.opblock-summary-path[data-path="/api/v1/inspections"] >> nth=0')
+    page.wait_for_selector(".responses-table >> text=401")
+    screenshot(page, "docs")
