@@ -51,7 +51,8 @@
     }));
     const validity = [design.valid_from, design.valid_until].filter(Boolean).join(" – ");
     const withdraw = LG.el("button", {
-      type: "button", class: "small danger", hidden: design.status !== "active",
+      type: "button", class: "small danger",
+      hidden: design.status !== "active" || (LG.identity() || {}).role !== "firm",
       onclick: async () => {
         if (!confirm(`Withdraw design ${design.id}? It stops matching at once; its record stays.`)) return;
         try {
