@@ -10,9 +10,10 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
+from api.cli_maintenance import add_maintenance_commands
 from api.demo import DEMO_DESIGNS, DEMO_FIRM, DEMO_KEY_LABEL
 from api.errors import EXIT_OK, answer_for
-from api.progress import Progress
+from api.progress import Progress, stage_bars
 from api.services import Services
 from api.settings import ServiceSettings, engine_settings, load_service_settings, resolve_home
 from index.engine import Engine, Registration, RegistrationFailed
@@ -52,6 +53,8 @@ def cmd_register(args: argparse.Namespace) -> int:
                 print(f"error: design {result.design_id}: {result.error}", file=sys.stderr)
                 continue
             registered += 1
+            if args.acknowledge:
+                print(f"registered: {result.design.design_id}", flush=True)
             skipped_images += _report_registration(result)
     finally:
         engine.close()
@@ -115,13 +118,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    bars: dict[str, Progress] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        bars.setdefault(stage, Progress(stage, total)).set(done)
-
     settings = engine_settings(resolve_home(None), args.backbone)
-    report = evaluate(args.references, args.queries, settings, progress=progress)
+    report = evaluate(args.references, args.queries, settings, progress=stage_bars())
     figures = report.as_json()
     for key in ("uAP", "R@1", "R@P90", "thr@P90", "false_match_rate", "images_per_s"):
         print(f"{key:>17}: {figures[key]}")
@@ -242,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--title")
     register.add_argument("--owner")
     register.add_argument("--manifest", type=Path, help="CSV with design_id,image[,title,owner]")
+    register.add_argument(
+        "--acknowledge", action="store_true", help="print `registered: ID` as each design becomes durable"
+    )
     register.set_defaults(run=cmd_register)
 
     inspect = commands.add_parser("inspect", parents=[common], help="inspect one photo")
@@ -260,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--json", type=Path, help="write the metrics as one JSON object")
     evaluation.set_defaults(run=cmd_evaluate)
     _add_service_commands(commands, common)
+    add_maintenance_commands(commands, common)
     return parser
 
 

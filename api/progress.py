@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 
@@ -44,3 +45,13 @@ class Progress:
         else:
             self._stream.write(text + "\n")
         self._stream.flush()
+
+
+def stage_bars() -> Callable[[str, int, int], None]:
+    """Return a `progress(stage, done, total)` callback that keeps one bar per stage."""
+    bars: dict[str, Progress] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bars.setdefault(stage, Progress(stage, total)).set(done)
+
+    return progress

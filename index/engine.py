@@ -2,72 +2,62 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from index.blobs import BlobStore, sha256_of
+from index.config import DEFAULT_CALIBRATION, Calibration, EngineSettings
 from index.errors import IndexNotReady, InvalidInput
-from index.matcher import DesignHit, Thresholds, Verdict, rank_designs
+from index.localstore import LocalFeatureStore
+from index.matcher import MAX_MATCHES, DesignHit, Thresholds, Verdict
+from index.ranking import RankedHit, appearance_candidates, rerank
 from index.registry import DesignFields, DesignRecord, NewImage, Registry
 from index.vectors import Sidecar, VectorIndex, now
-from model.embedder import Embedder, EmbedderConfig
+from index.verification import Verification, verify
+from model.embedder import Embedder
 from model.errors import InvalidImage, LanternGuardError
 from model.images import ImageSource, load_image
+from model.local import LocalFeatures, extract_local
 from model.whitening import Whitening, learn_whitening
 
 logger = logging.getLogger(__name__)
 
 MAX_VIEWS = 7
 
-
-@dataclass(frozen=True)
-class Calibration:
-    """Verdict thresholds for each scoring regime (whitened once the registry is large enough, else raw)."""
-
-    whitened: Thresholds
-    raw: Thresholds
-
-
-DEFAULT_CALIBRATION = Calibration(
-    whitened=Thresholds(match=0.55, review=0.40),
-    raw=Thresholds(match=0.80, review=0.70),
-)
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    """Where state lives and how descriptors are made, whitened and judged."""
-
-    home: Path
-    embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
-    whitening_dim: int = 256
-    whitening_power: float = 0.5
-    whitening_min_images: int = 512
-    whitening_regrowth: float = 1.25
-    calibration: Calibration = DEFAULT_CALIBRATION
-    neighbours: int = 100
-
-    def __post_init__(self) -> None:
-        if self.whitening_min_images < self.whitening_dim:
-            raise ValueError("whitening_min_images must be at least whitening_dim")
-        if self.whitening_regrowth <= 1.0:
-            raise ValueError("whitening_regrowth must be above 1")
+__all__ = [
+    "DEFAULT_CALIBRATION",
+    "MAX_VIEWS",
+    "Calibration",
+    "Engine",
+    "EngineSettings",
+    "Inspection",
+    "Match",
+    "Rejected",
+]
 
 
 @dataclass(frozen=True)
 class Match:
-    """A registered design that an inspected photo resembles, with the view that resembles it most."""
+    """A registered design that an inspected photo resembles, with the view that resembles it most.
+
+    `score` is the fused score the verdict uses; `appearance` the CNN cosine and `inliers` the
+    photo keypoints that agree geometrically with that view (`verification` holds them).
+    """
 
     design: DesignRecord
     score: float
     image_id: int
+    appearance: float = 0.0
+    inliers: int = 0
+    verification: Verification | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +100,7 @@ class _Decoded:
     source: str
     data: bytes
     image: Image.Image
+    local: LocalFeatures | None
 
 
 def source_name(source: ImageSource) -> str:
@@ -136,9 +127,13 @@ class Engine:
         self._index_dir = settings.home / "index"
         self._lock = threading.RLock()
         self._decoder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode")
+        self.local = LocalFeatureStore(settings.home / "features", settings.local.fingerprint)
+        s = settings
+        self._index_recipe = f"{self.fingerprint}|pcaw{s.whitening_dim}^{s.whitening_power:g}"
         self._whitening: Whitening | None = None
         self._whitened_on = 0
         self._design_of: dict[int, int] = {}
+        self._sha_of: dict[int, str] = {}
         self._index = VectorIndex(self.embedder.dim)
         self._open_index()
 
@@ -167,16 +162,20 @@ class Engine:
             logger.info("no usable index checkpoint (%s): rebuilding from the registry", exc)
             self.rebuild()
             return
-        if sidecar.fingerprint != self.fingerprint or sidecar.generation != self.registry.generation():
+        if sidecar.fingerprint != self._index_recipe or sidecar.generation != self.registry.generation():
             logger.info("index checkpoint is stale or from another model: rebuilding from the registry")
             self.rebuild()
             return
         ids, designs, _ = self.registry.active_embeddings(self.fingerprint)
         self._index, self._whitening = index, whitening
         self._whitened_on = sidecar.whitening_samples
-        self._design_of = dict(zip(ids.tolist(), designs.tolist(), strict=True))
+        self._set_active(ids, designs)
         if self._whitening_due(len(ids)):
             self.rebuild()
+
+    def _set_active(self, ids: np.ndarray, designs: np.ndarray) -> None:
+        self._design_of = dict(zip(ids.tolist(), designs.tolist(), strict=True))
+        self._sha_of = self.registry.image_hashes(ids.tolist())
 
     def _whitening_due(self, count: int) -> bool:
         s = self.settings
@@ -198,7 +197,7 @@ class Engine:
                 index.add(ids, whitening.apply(vectors) if whitening else vectors)
             self._index, self._whitening = index, whitening
             self._whitened_on = len(ids) if whitening else 0
-            self._design_of = dict(zip(ids.tolist(), designs.tolist(), strict=True))
+            self._set_active(ids, designs)
             self._checkpoint()
             logger.info("index rebuilt: %d vectors, whitening=%s", len(ids), whitening is not None)
 
@@ -217,7 +216,7 @@ class Engine:
 
     def _checkpoint(self) -> None:
         sidecar = Sidecar(
-            fingerprint=self.fingerprint,
+            fingerprint=self._index_recipe,
             dimension=self._index.dimension,
             count=self._index.count,
             generation=self.registry.generation(),
@@ -234,8 +233,11 @@ class Engine:
     def _decode(self, source: ImageSource) -> _Decoded:
         name = source_name(source)
         data = source if isinstance(source, bytes) else _read(source)
-        image = load_image(data, max_side=self.embedder.config.max_side, name=name)
-        return _Decoded(name, data, image)
+        image = load_image(
+            data, max_side=max(self.embedder.config.max_side, self.settings.local.max_side), name=name
+        )
+        local = extract_local(image, self.settings.local) if self.settings.verify_top_k else None
+        return _Decoded(name, data, image, local)
 
     def _decode_all(self, sources: Sequence[ImageSource]) -> list[_Decoded | Rejected]:
         def attempt(source: ImageSource) -> _Decoded | Rejected:
@@ -332,7 +334,9 @@ class Engine:
         create_only: bool,
     ) -> Registration:
         for decoded in images:
-            self.blobs.put(decoded.data)
+            digest = self.blobs.put(decoded.data)
+            if decoded.local is not None:
+                self.local.put(digest, decoded.local)
         with self._lock:
             design, added = self.registry.add_images(fields, new, self.fingerprint, create_only)
             if design.withdrawn_at is None and added:
@@ -340,6 +344,7 @@ class Engine:
                 vectors = np.stack([by_id[self.registry.image_sha256(i)] for i in added])
                 self._index.add(np.asarray(added, dtype=np.int64), self._project(vectors))
                 self._design_of.update({i: design.pk for i in added})
+                self._sha_of.update(self.registry.image_hashes(added))
         return Registration(design=design, added=added, rejected=rejected)
 
     def withdraw(self, design_id: str) -> DesignRecord:
@@ -350,6 +355,7 @@ class Engine:
             self._index.remove(np.asarray(gone, dtype=np.int64))
             for image_id in gone:
                 del self._design_of[image_id]
+                self._sha_of.pop(image_id, None)
             self._checkpoint()
         return design
 
@@ -363,27 +369,98 @@ class Engine:
         return result
 
     def inspect_many(self, sources: Sequence[ImageSource]) -> list[Inspection | Rejected]:
-        """Inspect photos in one batch; an unreadable one gives a Rejected in its place."""
+        """Inspect photos in one batch; an unreadable one gives a Rejected in its place.
+
+        Stages: appearance search of the whole photo and of its regions, geometric verification of
+        the best `verify_top_k` designs, fused scores, verdict. Raises IndexNotReady when empty.
+        """
         decoded = self._decode_all(sources)
         good = [d for d in decoded if isinstance(d, _Decoded)]
-        vectors = self.embedder.embed([d.image for d in good])
+        if not good:
+            return list(decoded)
+        globals_, regions = self.embedder.describe([d.image for d in good])
+        s = self.settings
+        limit = max(MAX_MATCHES, s.verify_top_k)
         with self._lock:
             if self._index.count == 0:
                 raise IndexNotReady("no design is registered yet: register designs before inspecting")
-            scores, ids = self._index.search(self._project(vectors), self.settings.neighbours)
-            hits = [rank_designs(s, i, self._design_of) for s, i in zip(scores, ids, strict=True)]
+            scores, ids = self._index.search(self._project(globals_), s.neighbours)
+            region_hits = self._search_regions(regions)
+            candidates = [
+                appearance_candidates(
+                    [scores[i], *region_hits[i][0]], [ids[i], *region_hits[i][1]], self._design_of, limit
+                )
+                for i in range(len(good))
+            ]
+            sha_of = dict(self._sha_of)
             thresholds = self.thresholds
-        records = self.registry.designs_by_pk(sorted({h.design_pk for row in hits for h in row}))
+        ranked = list(
+            self._decoder.map(
+                lambda pair: self._verify(pair[0], pair[1], sha_of), zip(good, candidates, strict=True)
+            )
+        )
+        records = self.registry.designs_by_pk(sorted({r.hit.design_pk for row in ranked for r in row}))
         inspections = iter(
-            self._inspection(d, row, records, thresholds) for d, row in zip(good, hits, strict=True)
+            self._inspection(d, row, records, thresholds) for d, row in zip(good, ranked, strict=True)
         )
         return [item if isinstance(item, Rejected) else next(inspections) for item in decoded]
 
+    def _search_regions(self, regions: list[np.ndarray]) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
+        if not regions:
+            return []
+        counts = [len(r) for r in regions]
+        scores, ids = self._index.search(
+            self._project(np.concatenate(regions)), self.settings.region_neighbours
+        )
+        bounds = np.cumsum([0, *counts])
+        return [(list(scores[a:b]), list(ids[a:b])) for a, b in itertools.pairwise(bounds)]
+
+    def _reference_features(self, image_id: int, sha_of: dict[int, str]) -> LocalFeatures | None:
+        sha = sha_of.get(image_id)
+        if sha is None:
+            return None
+        features = self.local.get(sha)
+        if features is None:
+            features = extract_local(
+                load_image(self.blobs.get(sha), self.settings.local.max_side, sha), self.settings.local
+            )
+            self.local.put(sha, features)
+        return features
+
+    def _verify(
+        self, decoded: _Decoded, candidates: list[DesignHit], sha_of: dict[int, str]
+    ) -> list[RankedHit]:
+        s = self.settings
+        if decoded.local is None or not s.verify_top_k:
+            return rerank(candidates, [None] * len(candidates), s.inlier_saturation)
+        top = candidates[: s.verify_top_k]
+        references = [self._reference_features(c.image_id, sha_of) for c in top]
+        checks = [verify(decoded.local, r) if r is not None else None for r in references]
+        if max((c.inliers for c in checks if c is not None), default=0) < s.mirror_retry_below:
+            mirrored = extract_local(decoded.image, s.local, mirror=True)
+            for i, reference in enumerate(references):
+                if reference is not None:
+                    again = verify(mirrored, reference, mirrored=True)
+                    if checks[i] is None or again.inliers > checks[i].inliers:
+                        checks[i] = again
+        verifications: list[Verification | None] = [*checks, *([None] * (len(candidates) - len(top)))]
+        return rerank(candidates, verifications, s.inlier_saturation)
+
     @staticmethod
     def _inspection(
-        decoded: _Decoded, hits: list[DesignHit], records: dict[int, DesignRecord], thresholds: Thresholds
+        decoded: _Decoded, ranked: list[RankedHit], records: dict[int, DesignRecord], thresholds: Thresholds
     ) -> Inspection:
-        matches = [Match(records[h.design_pk], h.score, h.image_id) for h in hits]
+        matches = [
+            Match(
+                design=records[r.hit.design_pk],
+                score=r.score,
+                image_id=r.hit.image_id,
+                appearance=r.appearance,
+                inliers=r.inliers,
+                verification=r.verification,
+            )
+            for r in ranked
+        ]
         return Inspection(
             source=decoded.source,
             sha256=sha256_of(decoded.data),

@@ -6,7 +6,7 @@ import csv
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from index.engine import Engine, EngineSettings, Inspection, RegistrationFailed
@@ -27,6 +27,7 @@ class EvaluationReport:
     references: int
     queries: int
     errors: int
+    outcomes: list[QueryOutcome] = field(default_factory=list, repr=False)
 
     def as_json(self) -> dict[str, float | int | None]:
         """Return the report with the benchmark's output keys (a stable contract)."""
@@ -111,4 +112,5 @@ def evaluate(
         references=n_refs,
         queries=len(query_rows),
         errors=failures,
+        outcomes=outcomes,
     )

@@ -244,6 +244,16 @@ class Registry:
             raise UnknownDesign(f"no reference image {image_id}")
         return str(row[0])
 
+    def image_hashes(self, image_ids: Sequence[int]) -> dict[int, str]:
+        """Return the sha256 of each of these reference images that exists, by image id."""
+        hashes: dict[int, str] = {}
+        for start in range(0, len(image_ids), 500):
+            chunk = list(image_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT id, sha256 FROM images WHERE id IN ({marks})", chunk)
+            hashes.update({int(r[0]): str(r[1]) for r in rows})
+        return hashes
+
     def images_without_embedding(self, fingerprint: str) -> list[tuple[int, str]]:
         """Return (image id, sha256) of every image that has no embedding under `fingerprint`."""
         rows = self._db.execute(

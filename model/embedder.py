@@ -12,6 +12,7 @@ from PIL import Image
 
 from model.backbones import Backbone, load_backbone
 from model.pooling import gem, l2_normalise
+from model.regions import regional_descriptors
 from model.runtime import keep_freed_memory
 
 DEFAULT_BACKBONE = "efficientnet-lite0"
@@ -22,9 +23,10 @@ class EmbedderConfig:
     """Everything that changes a descriptor; its fingerprint keys stored embeddings and indexes."""
 
     backbone: str = DEFAULT_BACKBONE
-    scales: tuple[int, ...] = (224, 320)
+    scales: tuple[int, ...] = (320, 448)
     gem_p: float = 3.0
     flip: bool = False
+    region_fraction: float = 0.5
     batch_size: int = 16
 
     def __post_init__(self) -> None:
@@ -32,6 +34,8 @@ class EmbedderConfig:
             raise ValueError(f"scales must be 64..1024 pixels, got {self.scales}")
         if not 1.0 <= self.gem_p <= 10.0:
             raise ValueError(f"gem_p must be in [1, 10], got {self.gem_p}")
+        if not 0.2 <= self.region_fraction <= 1.0:
+            raise ValueError(f"region_fraction must be in [0.2, 1], got {self.region_fraction}")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
 
@@ -92,17 +96,33 @@ class Embedder:
         return maps
 
     def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """Return an (n, dim) float32 array of unit-norm descriptors, one row per image."""
+        """Return an (n, dim) float32 array of unit-norm global descriptors, one row per image."""
+        return self.describe(images, regions=False)[0]
+
+    def describe(
+        self, images: Sequence[Image.Image], regions: bool = True
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Return (global descriptors (n, dim), per image an (r, dim) array of regional descriptors).
+
+        Regions are windows of `region_fraction` of the largest scale's feature map, so that an
+        object filling part of a photo is described on its own; `regions=False` skips them.
+        """
         if not images:
-            return np.zeros((0, self.dim), dtype=np.float32)
+            return np.zeros((0, self.dim), dtype=np.float32), []
         views = list(images)
         if self.config.flip:
             views += [image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for image in images]
         total = torch.zeros(len(views), self.dim)
-        for side in self.config.scales:
+        regional: list[np.ndarray] = []
+        for side in sorted(self.config.scales):
             maps = self.feature_maps(views, side)
             pooled = torch.stack([gem(m, self.config.gem_p) for m in maps])
             total += l2_normalise(pooled)
+            if regions and side == max(self.config.scales):
+                regional = [
+                    regional_descriptors(m, self.config.region_fraction, self.config.gem_p).numpy()
+                    for m in maps[: len(images)]
+                ]
         if self.config.flip:
             total = total[: len(images)] + total[len(images) :]
-        return l2_normalise(total).numpy().astype(np.float32)
+        return l2_normalise(total).numpy().astype(np.float32), regional

@@ -16,7 +16,8 @@ TEST_CONFIG = EmbedderConfig(scales=(160,), batch_size=8)
 
 
 def draw_design(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
-    """Return a distinctive synthetic 'design': coloured shapes and stripes placed by `seed`."""
+    """Return a distinctive synthetic 'design': coloured shapes, stripes and small corners (for local
+    features) placed by `seed`."""
     rng = random.Random(seed)
     image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
     draw = ImageDraw.Draw(image)
@@ -32,6 +33,10 @@ def draw_design(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
             draw.rectangle([x0, y0, x1, y1], fill=colour)
         else:
             draw.line([x0, y0, x1, y1], fill=colour, width=rng.randrange(3, 12))
+    for _ in range(60):
+        x, y, r = rng.randrange(width), rng.randrange(height), rng.randrange(3, 12)
+        corners = [(x + rng.randrange(-r, r + 1), y + rng.randrange(-r, r + 1)) for _ in range(3)]
+        draw.polygon(corners, fill=tuple(rng.randrange(256) for _ in range(3)))
     return image
 
 

@@ -1,0 +1,94 @@
+"""Geometric verification: SIFT matches, ratio test, RANSAC homography, and inliers that count."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from model.local import LocalFeatures
+
+MIN_MATCHES = 8
+
+
+@dataclass(frozen=True, eq=False)
+class Verification:
+    """The geometric agreement of a photo with one reference view.
+
+    `query_idx` are the photo keypoints that agree with a single homography; `query_points` and
+    `reference_points` are the matched positions in each original image (the photo's mirrored left
+    to right when `mirrored`), and `homography` maps reference pixels onto (possibly mirrored) photo
+    pixels (None when no model was found).
+    """
+
+    query_idx: np.ndarray
+    query_points: np.ndarray
+    reference_points: np.ndarray
+    homography: np.ndarray | None
+    mirrored: bool = False
+
+    @property
+    def inliers(self) -> int:
+        """Return the number of agreeing matches."""
+        return len(self.query_idx)
+
+
+def _empty(mirrored: bool = False) -> Verification:
+    none = np.zeros((0, 2), dtype=np.float32)
+    return Verification(np.zeros(0, dtype=np.int64), none, none, None, mirrored)
+
+
+def verify(
+    query: LocalFeatures, reference: LocalFeatures, ratio: float = 0.8, mirrored: bool = False
+) -> Verification:
+    """Return the RANSAC (MAGSAC) homography verification of `query` against `reference`.
+
+    Matches pass Lowe's ratio test; the reprojection tolerance is 1 % of the reference's larger
+    side plus 2 pixels.
+    """
+    if query.count < MIN_MATCHES or reference.count < MIN_MATCHES:
+        return _empty(mirrored)
+    matcher = cv2.BFMatcher(cv2.NORM_L2)
+    pairs = matcher.knnMatch(
+        query.descriptors.astype(np.float32), reference.descriptors.astype(np.float32), k=2
+    )
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < ratio * p[1].distance]
+    if len(good) < MIN_MATCHES:
+        return _empty(mirrored)
+    query_idx = np.asarray([m.queryIdx for m in good], dtype=np.int64)
+    source = reference.points[[m.trainIdx for m in good]]
+    target = query.points[query_idx]
+    tolerance = 0.01 * max(reference.size) + 2.0
+    homography, mask = cv2.findHomography(source, target, cv2.USAC_MAGSAC, tolerance)
+    if homography is None or mask is None:
+        return _empty(mirrored)
+    keep = mask.ravel().astype(bool)
+    to_query = np.diag([1 / query.scale, 1 / query.scale, 1.0])
+    from_reference = np.diag([reference.scale, reference.scale, 1.0])
+    return Verification(
+        query_idx=query_idx[keep],
+        query_points=target[keep] / query.scale,
+        reference_points=source[keep] / reference.scale,
+        homography=to_query @ homography @ from_reference,
+        mirrored=mirrored,
+    )
+
+
+def unique_inliers(verifications: Sequence[Verification]) -> list[int]:
+    """Return, per verification, its inliers not already claimed by a better-verified candidate.
+
+    Why: near-identical designs (one brand's product line) share logos; the photo keypoints on a
+    shared logo support the best candidate once, not every look-alike. A second object elsewhere in
+    the photo keeps its own inliers. Mirrored and direct matches are counted in separate pools.
+    """
+    order = sorted(range(len(verifications)), key=lambda i: -verifications[i].inliers)
+    claimed: dict[bool, set[int]] = {False: set(), True: set()}
+    counts = [0] * len(verifications)
+    for i in order:
+        found = set(verifications[i].query_idx.tolist())
+        pool = claimed[verifications[i].mirrored]
+        counts[i] = len(found - pool)
+        pool |= found
+    return counts

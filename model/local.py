@@ -1,0 +1,85 @@
+"""Local features for geometric verification: SIFT keypoints and descriptors of an image."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+cv2.setNumThreads(1)
+
+
+@dataclass(frozen=True)
+class LocalFeatures:
+    """Keypoint positions (in the analysed image's pixels) and their SIFT descriptors.
+
+    `size` is (width, height) of the analysed image, which was scaled by `scale` from the original.
+    """
+
+    points: np.ndarray
+    descriptors: np.ndarray
+    size: tuple[int, int]
+    scale: float
+
+    @property
+    def count(self) -> int:
+        """Return the number of keypoints."""
+        return len(self.points)
+
+    def to_bytes(self) -> bytes:
+        """Return an .npz serialisation (no pickle)."""
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            points=self.points,
+            descriptors=self.descriptors,
+            size=np.asarray(self.size),
+            scale=np.asarray(self.scale),
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LocalFeatures:
+        """Return features serialised by `to_bytes`."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            width, height = (int(v) for v in arrays["size"])
+            return cls(arrays["points"], arrays["descriptors"], (width, height), float(arrays["scale"]))
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    """How local features are extracted; part of the model fingerprint."""
+
+    max_side: int = 512
+    keypoints: int = 800
+
+    @property
+    def fingerprint(self) -> str:
+        """Return a stable name of the recipe."""
+        return f"sift{self.keypoints}@{self.max_side}"
+
+
+def extract_local(image: Image.Image, config: LocalConfig, mirror: bool = False) -> LocalFeatures:
+    """Return the SIFT features of `image` (mirrored left-right first when `mirror`)."""
+    gray = image.convert("L")
+    if mirror:
+        gray = gray.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    scale = min(1.0, config.max_side / max(gray.size))
+    if scale < 1.0:
+        gray = gray.resize(
+            (max(1, round(gray.width * scale)), max(1, round(gray.height * scale))), Image.Resampling.BILINEAR
+        )
+    sift = cv2.SIFT_create(nfeatures=config.keypoints)
+    keypoints, descriptors = sift.detectAndCompute(np.asarray(gray), None)
+    if descriptors is None:
+        descriptors = np.zeros((0, 128), dtype=np.float32)
+    points = np.asarray([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
+    return LocalFeatures(
+        points=points,
+        descriptors=np.clip(descriptors, 0, 255).astype(np.uint8),
+        size=gray.size,
+        scale=scale,
+    )
