@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api.schemas import ErrorPublic
 from index.errors import DuplicateDesign, IndexNotReady, InvalidInput, UnknownDesign
+from index.maintenance import Inconsistent
 from index.service_errors import (
     Conflict,
     Forbidden,
@@ -48,6 +49,7 @@ _ANSWERS: dict[type[LanternGuardError], ErrorAnswer] = {
     Conflict: ErrorAnswer(http_status=409, exit_code=6),
     PayloadTooLarge: ErrorAnswer(http_status=413, exit_code=3),
     UnsupportedMediaType: ErrorAnswer(http_status=415, exit_code=3),
+    Inconsistent: ErrorAnswer(http_status=500, exit_code=11),
 }
 _FALLBACK = ErrorAnswer(http_status=500, exit_code=1)
 
