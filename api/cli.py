@@ -16,14 +16,16 @@ from api.errors import EXIT_OK, answer_for
 from api.progress import Progress, stage_bars
 from api.services import Services
 from api.settings import ServiceSettings, engine_settings, load_service_settings, resolve_home
-from index.engine import Engine, Registration, RegistrationFailed
+from index.engine import Engine, Inspection, Registration, RegistrationFailed
 from index.errors import InvalidInput
 from index.evaluation import evaluate
+from index.evidence import design_caption, render_evidence
 from index.inputs import collect_scan_inputs, read_manifest
 from index.keys import Role
 from index.registry import DesignFields
 from index.reports import scan_line
 from model.errors import LanternGuardError
+from model.images import load_image
 
 SCAN_BATCH = 32
 
@@ -77,6 +79,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     engine = _open_engine(args)
     try:
         result = engine.inspect(args.image)
+        if args.evidence:
+            _write_evidence(engine, args.image, result, args.evidence)
     finally:
         engine.close()
     if args.json:
@@ -88,6 +92,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         details = " · ".join(x for x in (design.title, design.owner) if x)
         print(f"{rank:>3}. {match.score:7.4f}  {design.design_id}  {details}")
     return EXIT_OK
+
+
+def _write_evidence(engine: Engine, photo: Path, result: Inspection, out: Path) -> None:
+    if not result.matches:
+        raise InvalidInput("no registered design resembles this photo: there is no evidence to draw")
+    top = result.matches[0]
+    reference = load_image(engine.blobs.get(engine.registry.image_hashes([top.image_id])[top.image_id]))
+    picture = render_evidence(
+        load_image(photo), reference, top.score, design_caption(top.design), top.verification
+    )
+    out.write_bytes(picture)
+    print(f"evidence written to {out}", file=sys.stderr)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -248,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser("inspect", parents=[common], help="inspect one photo")
     inspect.add_argument("image", type=Path)
     inspect.add_argument("--json", action="store_true", help="print one JSON object like a scan line")
+    inspect.add_argument(
+        "--evidence", type=Path, metavar="OUT.png", help="write the evidence picture of the best match"
+    )
     inspect.set_defaults(run=cmd_inspect)
 
     scan = commands.add_parser("scan", parents=[common], help="inspect images, folders or CSV lists")

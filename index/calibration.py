@@ -33,18 +33,17 @@ def verdict_precision_curve(outcomes: Sequence[QueryOutcome]) -> tuple[np.ndarra
 
 
 def threshold_at(outcomes: Sequence[QueryOutcome], precision: float) -> float:
-    """Return the lowest threshold whose verdict precision is >= `precision` (and stays so above it).
+    """Return the lowest threshold at which verdicts are still >= `precision` right.
 
     Falls back to just above the highest score when no threshold reaches it.
     """
     thresholds, precisions = verdict_precision_curve(outcomes)
     if thresholds.size == 0:
         raise ValueError("no predictions to calibrate on")
-    failing = np.flatnonzero(precisions < precision)
-    first_bad = failing[0] if failing.size else len(thresholds)
-    if first_bad == 0:
+    passing = np.flatnonzero(precisions >= precision)
+    if passing.size == 0:
         return float(thresholds[0]) + 1e-6
-    return float(thresholds[first_bad - 1])
+    return float(thresholds[passing[-1]])
 
 
 def calibrate(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from index.engine import Engine
-from index.evidence import render_evidence
+from index.evidence import design_caption, render_evidence
 from index.inspections import InspectionLog, InspectionRecord, Review
 from index.registry import DesignRecord
 from index.service_errors import UnknownRecord
@@ -71,8 +71,10 @@ class Desk:
         design = self.registry.design_by_pk(match.design_pk)
         photo = load_image(self._blob(record.photo_sha256, "the inspected photo"))
         reference = load_image(self._blob(view.sha256, f"reference image {view.id}"))
-        caption = " · ".join(x for x in (design.design_id, design.title, design.owner) if x)
-        return render_evidence(photo, reference, match.score, caption)
+        verification = self.engine.explain(
+            self._blob(record.photo_sha256, "the inspected photo"), match.image_id
+        )
+        return render_evidence(photo, reference, match.score, design_caption(design), verification)
 
     def _blob(self, sha256: str, what: str) -> bytes:
         try:

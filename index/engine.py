@@ -435,16 +435,37 @@ class Engine:
             return rerank(candidates, [None] * len(candidates), s.inlier_saturation)
         top = candidates[: s.verify_top_k]
         references = [self._reference_features(c.image_id, sha_of) for c in top]
-        checks = [verify(decoded.local, r) if r is not None else None for r in references]
+        checks = self._check(decoded.image, decoded.local, references)
+        verifications: list[Verification | None] = [*checks, *([None] * (len(candidates) - len(top)))]
+        return rerank(candidates, verifications, s.inlier_saturation)
+
+    def _check(
+        self, image: Image.Image, local: LocalFeatures, references: list[LocalFeatures | None]
+    ) -> list[Verification | None]:
+        """Verify a photo against reference views; retry mirrored when nothing agrees well."""
+        s = self.settings
+        checks = [verify(local, r) if r is not None else None for r in references]
         if max((c.inliers for c in checks if c is not None), default=0) < s.mirror_retry_below:
-            mirrored = extract_local(decoded.image, s.local, mirror=True)
+            mirrored = extract_local(image, s.local, mirror=True)
             for i, reference in enumerate(references):
                 if reference is not None:
                     again = verify(mirrored, reference, mirrored=True)
-                    if checks[i] is None or again.inliers > checks[i].inliers:
+                    previous = checks[i]
+                    if previous is None or again.inliers > previous.inliers:
                         checks[i] = again
-        verifications: list[Verification | None] = [*checks, *([None] * (len(candidates) - len(top)))]
-        return rerank(candidates, verifications, s.inlier_saturation)
+        return checks
+
+    def explain(self, photo: ImageSource, image_id: int) -> Verification | None:
+        """Return how a photo agrees geometrically with one reference view (for evidence pictures).
+
+        Returns None when the view is not searchable. Raises InvalidImage for an unreadable photo.
+        """
+        decoded = self._decode(photo)
+        with self._lock:
+            sha_of = dict(self._sha_of)
+        reference = self._reference_features(image_id, sha_of)
+        local = decoded.local or extract_local(decoded.image, self.settings.local)
+        return self._check(decoded.image, local, [reference])[0]
 
     @staticmethod
     def _inspection(

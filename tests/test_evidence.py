@@ -1,0 +1,54 @@
+"""Evidence pictures: side by side, with matched keypoints joined and the located region outlined."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from api.cli import main
+from index.evidence import LINE, REGION, render_evidence
+from index.verification import verify
+from model.local import LocalConfig, extract_local
+from tests.conftest import draw_design, save_design
+
+
+def colour_share(png: bytes, colour: tuple[int, int, int]) -> float:
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).reshape(-1, 3)
+    return float(np.mean(np.all(pixels == colour, axis=1)))
+
+
+def test_plain_evidence_has_no_match_lines() -> None:
+    png = render_evidence(draw_design(1), draw_design(1), 0.91, "D1 · Lantern")
+    assert Image.open(io.BytesIO(png)).format == "PNG"
+    assert colour_share(png, LINE) == 0.0
+
+
+def test_verified_evidence_draws_lines_and_region() -> None:
+    reference = draw_design(2)
+    canvas = Image.new("RGB", (640, 480), (200, 200, 200))
+    canvas.paste(reference, (200, 150))
+    config = LocalConfig(max_side=640, keypoints=500)
+    verification = verify(extract_local(canvas, config), extract_local(reference, config))
+    png = render_evidence(canvas, reference, 1.7, "D2", verification)
+    assert verification.inliers > 20
+    assert colour_share(png, LINE) > 0.001
+    assert colour_share(png, REGION) > 0.0005
+
+
+def test_cli_writes_the_evidence_of_the_best_match(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = str(tmp_path / "home")
+    for seed in range(3):
+        main(["register", "--home", home, str(save_design(tmp_path, seed)), "--design-id", f"D{seed}"])
+    photo = tmp_path / "photo.jpg"
+    draw_design(1).rotate(8, fillcolor=(0, 0, 0)).save(photo)
+    out = tmp_path / "evidence.png"
+    assert main(["inspect", "--home", home, str(photo), "--evidence", str(out)]) == 0
+    assert Image.open(out).size[0] > 900
+    assert colour_share(out.read_bytes(), LINE) > 0.001
+    assert "evidence written" in capsys.readouterr().err

@@ -1,0 +1,74 @@
+"""Ranking: merged neighbour lists, fused scores, regions, calibration thresholds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from index.calibration import calibrate, threshold_at
+from index.matcher import DesignHit
+from index.metrics import QueryOutcome
+from index.ranking import best_per_image, fuse, rerank
+from index.verification import Verification
+from model.regions import grid_windows, regional_descriptors
+
+
+def test_best_per_image_keeps_the_best_score_of_each_id() -> None:
+    scores, ids = best_per_image(
+        [np.array([0.9, 0.5]), np.array([0.7, 0.6, 0.1])], [np.array([1, 2]), np.array([2, 3, -1])]
+    )
+    assert ids.tolist() == [1, 2, 3]
+    np.testing.assert_allclose(scores, [0.9, 0.7, 0.6])
+
+
+def test_fuse_saturates() -> None:
+    assert fuse(0.4, 0, 50) == pytest.approx(0.4)
+    assert fuse(0.4, 25, 50) == pytest.approx(0.9)
+    assert fuse(0.4, 500, 50) == pytest.approx(1.4)
+
+
+def test_rerank_promotes_the_verified_candidate() -> None:
+    hits = [DesignHit(1, 10, 0.6), DesignHit(2, 20, 0.5), DesignHit(3, 30, 0.4)]
+    points = np.zeros((40, 2), dtype=np.float32)
+    verified = Verification(np.arange(40), points, points, np.eye(3))
+    ranked = rerank(hits, [None, verified, None], saturation=50)
+    assert [r.hit.design_pk for r in ranked] == [2, 1, 3]
+    assert ranked[0].inliers == 40 and ranked[0].appearance == pytest.approx(0.5)
+    assert ranked[0].score == pytest.approx(1.3)
+
+
+def test_grid_windows_cover_the_map_with_overlap() -> None:
+    windows = grid_windows(14, 10, 0.5)
+    assert len(windows) == 9
+    assert {(top, left) for top, left, _, _ in windows} >= {(0, 0), (7, 5)}
+    assert all(h == 7 and w == 5 for _, _, h, w in windows)
+    assert grid_windows(1, 1, 0.5) == [(0, 0, 1, 1)]
+
+
+def test_regional_descriptors_are_unit_rows() -> None:
+    regions = regional_descriptors(torch.rand(16, 10, 10), 0.5, 3.0)
+    assert regions.shape == (9, 16)
+    np.testing.assert_allclose(regions.norm(dim=1).numpy(), 1.0, atol=1e-5)
+
+
+def outcomes() -> list[QueryOutcome]:
+    rows = [
+        ("a", "a", 1.9),
+        ("b", "b", 1.8),
+        (None, "c", 1.7),
+        ("d", "d", 1.6),
+        ("e", "x", 1.2),
+        (None, "y", 0.9),
+    ]
+    return [QueryOutcome(truth, [(pred, score)], "match") for truth, pred, score in rows]
+
+
+def test_threshold_is_the_lowest_score_keeping_the_precision() -> None:
+    assert threshold_at(outcomes(), 0.95) == pytest.approx(1.8)
+    assert threshold_at(outcomes(), 0.70) == pytest.approx(1.6)
+
+
+def test_calibrate_orders_review_below_match() -> None:
+    thresholds = calibrate(outcomes(), 0.95, 0.70)
+    assert (thresholds.match, thresholds.review) == (1.8, 1.6)

@@ -1,0 +1,73 @@
+"""Local features and geometric verification: copies agree, strangers do not, inliers count once."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from index.verification import Verification, unique_inliers, verify
+from model.local import LocalConfig, LocalFeatures, extract_local
+from tests.conftest import draw_design
+
+CONFIG = LocalConfig(max_side=320, keypoints=400)
+
+
+def features(image: Image.Image, mirror: bool = False) -> LocalFeatures:
+    return extract_local(image, CONFIG, mirror=mirror)
+
+
+def test_a_rotated_smaller_copy_agrees_with_a_homography() -> None:
+    original = draw_design(1, size=(480, 360))
+    photo = original.rotate(20, expand=True, fillcolor=(90, 90, 90)).resize((300, 260))
+    result = verify(features(photo), features(original))
+    assert result.inliers >= 25
+    assert result.homography is not None
+    assert len(result.query_points) == len(result.reference_points) == result.inliers
+
+
+def test_points_are_in_original_pixels() -> None:
+    original = draw_design(2, size=(960, 720))
+    result = verify(features(original), features(original))
+    assert result.inliers > 20
+    np.testing.assert_allclose(result.query_points, result.reference_points, atol=3)
+    assert result.query_points[:, 0].max() > 320
+
+
+def test_an_unrelated_design_gets_few_inliers() -> None:
+    assert verify(features(draw_design(3)), features(draw_design(4))).inliers < 12
+
+
+def test_a_mirrored_copy_agrees_only_when_mirrored_back() -> None:
+    original = draw_design(5)
+    mirrored_photo = original.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    direct = verify(features(mirrored_photo), features(original))
+    flipped = verify(features(mirrored_photo, mirror=True), features(original), mirrored=True)
+    assert flipped.inliers > 3 * max(direct.inliers, 5)
+    assert flipped.mirrored
+
+
+def test_features_round_trip_through_bytes() -> None:
+    extracted = features(draw_design(6))
+    again = LocalFeatures.from_bytes(extracted.to_bytes())
+    np.testing.assert_array_equal(again.points, extracted.points)
+    np.testing.assert_array_equal(again.descriptors, extracted.descriptors)
+    assert (again.size, again.scale) == (extracted.size, extracted.scale)
+
+
+def test_blank_images_have_nothing_to_verify() -> None:
+    blank = Image.new("RGB", (200, 200), "white")
+    assert verify(features(blank), features(draw_design(7))).inliers == 0
+
+
+def fake(indices: list[int], mirrored: bool = False) -> Verification:
+    points = np.zeros((len(indices), 2), dtype=np.float32)
+    return Verification(np.asarray(indices), points, points, np.eye(3), mirrored)
+
+
+def test_shared_keypoints_count_once_for_the_best_candidate() -> None:
+    logo = list(range(30))
+    assert unique_inliers([fake(logo[:20]), fake(logo), fake([100, 101])]) == [0, 30, 2]
+
+
+def test_mirrored_and_direct_matches_do_not_compete() -> None:
+    assert unique_inliers([fake([1, 2, 3]), fake([1, 2, 3], mirrored=True)]) == [3, 3]
