@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -13,6 +14,9 @@ from index.inputs import IMAGE_SUFFIXES
 from index.service_errors import PayloadTooLarge
 
 NESTED_SUFFIXES = frozenset({".zip", ".jar", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".zst"})
+_END = b"PK\x05\x06"
+_END64_LOCATOR = b"PK\x06\x07"
+_END64 = b"PK\x06\x06"
 
 
 @dataclass(frozen=True)
@@ -44,18 +48,62 @@ def _check_entry(info: zipfile.ZipInfo) -> None:
         raise InvalidInput(f"archive entry {name!r} is a nested archive: unpack it first")
 
 
-def plan_archive(source: BinaryIO | Path, max_bytes: int, max_images: int) -> ScanPlan:
+def declared_entries(handle: BinaryIO) -> int | None:
+    """Return how many entries a zip's end record declares (zip64 too), read before its directory is.
+
+    Returns None when there is no end record (ZipFile then says what is wrong).
+    """
+    handle.seek(0, 2)
+    size = handle.tell()
+    span = min(size, 65_535 + 22)
+    handle.seek(size - span)
+    tail = handle.read(span)
+    handle.seek(0)
+    at = tail.rfind(_END)
+    if at < 0 or len(tail) - at < 22:
+        return None
+    (total,) = struct.unpack("<H", tail[at + 10 : at + 12])
+    locator = at - 20
+    if total != 0xFFFF or locator < 0 or tail[locator : locator + 4] != _END64_LOCATOR:
+        return total
+    (offset,) = struct.unpack("<Q", tail[locator + 8 : locator + 16])
+    handle.seek(offset)
+    record = handle.read(56)
+    handle.seek(0)
+    if len(record) < 40 or record[:4] != _END64:
+        return total
+    return int(struct.unpack("<Q", record[32:40])[0])
+
+
+def plan_archive(
+    source: BinaryIO | Path, max_bytes: int, max_images: int, max_entries: int | None = None
+) -> ScanPlan:
     """Check a zip archive before anything is stored and list the images it holds.
 
-    Returns the ScanPlan. Raises InvalidInput for a file that is not a zip, an entry with an
-    absolute or `..` path, a symbolic link, an encrypted or nested archive, or no image at all;
-    PayloadTooLarge when the unpacked size or the number of images is over the limit.
+    `max_entries` (default: twice `max_images` plus 1000) bounds every entry, images or not, and is
+    checked from the end record before the central directory is read. Returns the ScanPlan. Raises
+    InvalidInput for a file that is not a zip, an entry with an absolute or `..` path, a symbolic
+    link, an encrypted or nested archive, or no image at all; PayloadTooLarge when the number of
+    entries, the unpacked size or the number of images is over the limit.
     """
+    limit = 2 * max_images + 1000 if max_entries is None else max_entries
+    try:
+        if isinstance(source, Path):
+            with source.open("rb") as handle:
+                declared = declared_entries(handle)
+        else:
+            declared = declared_entries(source)
+    except OSError as exc:
+        raise InvalidInput(f"not a readable zip archive ({exc})") from exc
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge(f"the archive holds {declared} entries, over the limit of {limit}")
     try:
         with zipfile.ZipFile(source) as archive:
             entries = [info for info in archive.infolist() if not info.is_dir()]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
         raise InvalidInput(f"not a readable zip archive ({exc})") from exc
+    if len(entries) > limit:
+        raise PayloadTooLarge(f"the archive holds {len(entries)} entries, over the limit of {limit}")
     for info in entries:
         _check_entry(info)
     names = [info.filename for info in entries if _is_image_name(info.filename)]

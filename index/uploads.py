@@ -8,8 +8,12 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from index.service_errors import UnsupportedMediaType
 from model.errors import InvalidImage
 from model.images import load_image
+
+ALLOWED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF"})
+"""Image formats the service decodes (MPO: a camera JPEG with extra views); others are refused unread."""
 
 
 @dataclass(frozen=True)
@@ -21,20 +25,26 @@ class Upload:
 
 
 def check_pixels(upload: Upload, max_pixels: int) -> None:
-    """Refuse an image whose header declares more than `max_pixels` pixels, without decoding it.
+    """Refuse an image of a format outside ALLOWED_FORMATS, or whose header declares more than
+    `max_pixels` pixels, without decoding it.
 
-    Raises InvalidImage for an empty file or too many pixels; a header that cannot be read is left
-    for the decoder to describe.
+    Raises InvalidImage for an empty file or too many pixels, UnsupportedMediaType for another
+    format; a header that cannot be read is left for the decoder to describe.
     """
     if not upload.data:
         raise InvalidImage(f"{upload.name}: the file is empty (0 bytes)")
     try:
         with Image.open(io.BytesIO(upload.data)) as image:
             width, height = image.size
+            kind = image.format
     except Image.DecompressionBombError as exc:
         raise InvalidImage(f"{upload.name}: too many pixels to decode safely ({exc})") from exc
     except (OSError, ValueError, SyntaxError):
         return
+    if kind not in ALLOWED_FORMATS:
+        raise UnsupportedMediaType(
+            f"{upload.name}: {kind} images are not accepted (send JPEG, PNG, WebP, GIF, BMP or TIFF)"
+        )
     if width * height > max_pixels:
         raise InvalidImage(f"{upload.name}: {width}x{height} pixels is over the limit of {max_pixels} pixels")
 
