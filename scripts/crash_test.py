@@ -3,8 +3,8 @@
     .venv/bin/python scripts/crash_test.py [--designs 40] [--runs 6] [--seed 0] [--json]
 
 Each run starts `lanternguard register --manifest M --acknowledge` on the same home and kills it with
-SIGKILL a random time after a random number of newly acknowledged designs (or, once every design is
-in, a random time after it started); the last run is left to finish. After every run the home is
+SIGKILL a random time after a random number of newly acknowledged designs (or a random time after it
+started, up to the longest run so far); the last run is left to finish. After every run the home is
 surveyed as the crash left it, reopened (what a restarted service does), repaired by `check`, and
 verified: every acknowledged design is there with all its views and matches its own photo first, no
 design is stored half, and `check` finds nothing.
@@ -163,13 +163,14 @@ def crash_test(designs: int, runs: int, seed: int, work: Path) -> list[Run]:
     embedder = Embedder(engine_settings(home).embedder)
     seen: set[str] = set()
     results = []
+    longest = 15.0
     for number in range(1, runs + 1):
         remaining = len(expected) - len(seen)
         kill = None
         if number < runs:
             by_ack = remaining > 0 and rng.random() < 0.75
             kill = (
-                Kill(after_new=rng.randint(1, remaining)) if by_ack else Kill(after_s=rng.uniform(1.0, 12.0))
+                Kill(after_new=rng.randint(1, remaining)) if by_ack else Kill(after_s=rng.uniform(1, longest))
             )
         start = time.monotonic()
         acked = register(home, manifest, kill, seen, rng)
@@ -187,6 +188,7 @@ def crash_test(designs: int, runs: int, seed: int, work: Path) -> list[Run]:
         if kill is None and set(stored_views(home)) != set(expected):
             run.problems.append("the run that finished did not register every design")
         run.seconds = round(time.monotonic() - start, 1)
+        longest = max(longest, run.seconds)
         results.append(run)
     return results
 
