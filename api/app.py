@@ -14,13 +14,17 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.types import Scope
 
+from api.audit_trail import AuditTrail
 from api.errors import install_error_handler
 from api.limits import BodyLimit
-from api.routes import demo, designs, firms, health, images, inspections, keys, pages, scans
+from api.routes import audit, demo, designs, firms, health, images, inspections, keys, pages, scans
 from api.schemas import API
 from api.services import Services
 from api.settings import ServiceSettings
+from api.shedding import LoadShedder
+from index.audit import AuditLog
 from model.embedder import Embedder
 
 logger = logging.getLogger(__name__)
@@ -85,12 +89,24 @@ def create_app(settings: ServiceSettings, embedder: Embedder | None = None) -> F
         )
 
     app.add_middleware(BodyLimit, limit_for=body_limit)
-    for module in (health, designs, images, inspections, scans, keys, firms, demo, pages):
+    app.add_middleware(AuditTrail, audit_log=_audit_log)
+    app.add_middleware(
+        LoadShedder,
+        limit=settings.max_in_flight,
+        queue_timeout_s=settings.queue_timeout_s,
+        retry_after_s=settings.retry_after_s,
+    )
+    for module in (health, designs, images, inspections, scans, keys, firms, audit, demo, pages):
         app.include_router(module.router)
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _serve_docs(app)
     return app
+
+
+def _audit_log(scope: Scope) -> AuditLog | None:
+    services = getattr(scope["app"].state, "services", None)
+    return services.audit if services is not None else None
 
 
 def _serve_docs(app: FastAPI) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.audit_trail import KEY_STATE
 from api.services import ServicesDep
 from index.keys import KeyRecord, Role
 from index.service_errors import Forbidden, NotAuthenticated
@@ -20,12 +21,19 @@ bearer = HTTPBearer(
 
 
 def current_key(
-    services: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> KeyRecord:
-    """Return the live key of the request. Raises NotAuthenticated for a missing, unknown or revoked key."""
+    """Return the live key of the request (and note it for the audit trail).
+
+    Raises NotAuthenticated for a missing, unknown or revoked key.
+    """
     if credentials is None or not credentials.credentials.strip():
         raise NotAuthenticated("no API key: send the header `Authorization: Bearer KEY`")
-    return services.keys.authenticate(credentials.credentials.strip())
+    key = services.keys.authenticate(credentials.credentials.strip())
+    setattr(request.state, KEY_STATE, key)
+    return key
 
 
 CurrentKey = Annotated[KeyRecord, Depends(current_key)]

@@ -16,6 +16,7 @@ from index.service_errors import (
     Conflict,
     Forbidden,
     NotAuthenticated,
+    Overloaded,
     PayloadTooLarge,
     UnknownRecord,
     UnsupportedMediaType,
@@ -50,6 +51,7 @@ _ANSWERS: dict[type[LanternGuardError], ErrorAnswer] = {
     PayloadTooLarge: ErrorAnswer(http_status=413, exit_code=3),
     UnsupportedMediaType: ErrorAnswer(http_status=415, exit_code=3),
     Inconsistent: ErrorAnswer(http_status=500, exit_code=11),
+    Overloaded: ErrorAnswer(http_status=503, exit_code=12),
 }
 _FALLBACK = ErrorAnswer(http_status=500, exit_code=1)
 
@@ -83,7 +85,9 @@ def error_responses(*errors: type[LanternGuardError]) -> dict[int | str, dict[st
 def error_response(error: LanternGuardError) -> JSONResponse:
     """Return the HTTP answer to a domain error: its mapped status and `{"detail": message}`."""
     status = answer_for(error).http_status
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if isinstance(error, Overloaded):
+        headers["Retry-After"] = str(error.retry_after_s)
     return JSONResponse({"detail": str(error)}, status_code=status, headers=headers)
 
 

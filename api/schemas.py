@@ -278,3 +278,30 @@ class HealthPublic(BaseModel):
     status: Literal["ok", "starting", "failed"]
     detail: str | None = None
     views_searchable: int | None = None
+
+
+class AuditEntryPublic(BaseModel):
+    """One audit entry: when, who (key id, label or prefix, role, firm), what, on what, with which outcome.
+
+    `digest` chains the entry to the one before (`previous`), so that an edited log shows.
+    """
+
+    id: int
+    at: str
+    actor: str
+    key_id: int | None
+    role: str | None
+    firm: str | None
+    action: str = Field(examples=["design.register", "inspection.create", "key.revoke"])
+    target: str | None
+    status: int
+    detail: dict[str, Any]
+    previous: str
+    digest: str
+
+
+class AuditEntriesPublic(BaseModel):
+    """A page of the audit log, oldest first, and how many entries there are in all."""
+
+    data: list[AuditEntryPublic]
+    count: int

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from fastapi import Depends, Request
 
 from api.demo import seed_demo
 from api.settings import ServiceSettings
+from index.audit import AuditLog
 from index.catalogue import Catalogue
 from index.database import Database
 from index.desk import Desk
@@ -18,6 +20,7 @@ from index.engine import Engine
 from index.errors import IndexNotReady, InvalidInput
 from index.inspections import InspectionLog
 from index.keys import IssuedKey, KeyStore, Role
+from index.maintenance import home_lock
 from index.scanner import ScanLimits, Scanner
 from index.scans import ScanLog
 from index.service_errors import ServiceStarting
@@ -54,6 +57,8 @@ class Services:
         self.keys = KeyStore(self.database)
         self.inspection_log = InspectionLog(self.database)
         self.scan_log = ScanLog(self.database)
+        self.audit = AuditLog(self.database)
+        self._home_lock = ExitStack()
         self._ready = threading.Event()
         self._failure: str | None = None
         self._loader: threading.Thread | None = None
@@ -62,7 +67,8 @@ class Services:
     # ---- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start loading the model and index in the background."""
+        """Start loading the model and index in the background. Raises HomeInUse during maintenance."""
+        self._home_lock.enter_context(home_lock(self.settings.home, exclusive=False))
         stale = self.scan_log.fail_unfinished("the service stopped before this scan finished; start it again")
         if stale:
             logger.warning("%d scan(s) left unfinished by an earlier run were marked failed", stale)
@@ -115,6 +121,7 @@ class Services:
             self._services.engine.close()
         self.registry.close()
         self.database.close()
+        self._home_lock.close()
 
     # ---- engine-backed services ------------------------------------------------------------
 

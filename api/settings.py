@@ -65,6 +65,9 @@ class ServiceSettings(BaseSettings):
     whitened_match: float = DEFAULT_CALIBRATION.whitened.match
     whitened_review: float = DEFAULT_CALIBRATION.whitened.review
     page_size: int = Field(50, ge=1, le=1_000, description="default page size of listings")
+    max_in_flight: int = Field(24, ge=1, le=1_000, description="API requests served at once; more are shed")
+    queue_timeout_s: float = Field(5.0, ge=0, le=120, description="how long a request waits for a slot")
+    retry_after_s: int = Field(2, ge=1, le=3_600, description="Retry-After of a shed request (503)")
     demo: bool = False
 
     _split = field_validator("scan_roots", mode="before")(_split_paths)

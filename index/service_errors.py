@@ -30,3 +30,11 @@ class UnsupportedMediaType(InvalidInput):
 
 class ServiceStarting(IndexNotReady):
     """The model and index are still loading; the service answers once they are ready."""
+
+
+class Overloaded(LanternGuardError):
+    """The service is serving as many requests as it may at once; retry after `retry_after_s` seconds."""
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -170,3 +172,32 @@ def test_scan_folders_resolve_links_before_checking_the_roots(service: Service, 
     accepted = service.client.post("/api/v1/scans", data={"folder": str(root / "day")}, headers=headers)
     assert accepted.status_code == 202
     assert accepted.json()["total"] == 1  # the linked folder is not walked into
+
+
+def test_a_saturated_service_sheds_load_with_503_and_retry_after(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limits = {"max_in_flight": 1, "queue_timeout_s": 0.2, "retry_after_s": 7}
+    with running(tmp_path / "home", embedder, **limits) as service:
+        service.register("firm_a", 1)
+        desk = service.services.desk
+        entered, release = threading.Event(), threading.Event()
+        inspect = desk.inspect
+
+        def slow(*args: object, **kwargs: object) -> object:
+            entered.set()
+            release.wait(10)
+            return inspect(*args, **kwargs)
+
+        monkeypatch.setattr(desk, "inspect", slow)
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(service.inspect, photo_of(1))
+            assert entered.wait(10)
+            shed = service.inspect(photo_of(1))
+            assert shed.status_code == 503 and shed.headers["retry-after"] == "7"
+            assert "busy" in shed.json()["detail"]
+            assert service.client.get("/health/live").status_code == 200
+            assert service.client.get("/health/ready").status_code == 200
+            release.set()
+            assert first.result(10).status_code == 201
+        assert service.inspect(photo_of(1)).status_code == 201
