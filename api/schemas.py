@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from index.catalogue import NewDesign
 
 API = "/api/v1"
+MAX_ROW = 2**63 - 1
+"""SQLite's largest integer: a larger id or offset is refused (422) rather than overflowing (500)."""
+RecordId = Annotated[int, Path(ge=1, le=MAX_ROW)]
+Rank = Annotated[int, Path(ge=1, le=1_000, description="1 = the best match")]
+Offset = Annotated[int, Query(ge=0, le=MAX_ROW)]
 LOCARNO = re.compile(r"^\d{1,2}([-.]\d{1,2})?$")
 
 

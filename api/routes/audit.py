@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from api.auth import AdminKey
 from api.errors import error_responses
-from api.schemas import API, AuditEntriesPublic, AuditEntryPublic
+from api.schemas import API, MAX_ROW, AuditEntriesPublic, AuditEntryPublic, Offset
 from api.services import ServicesDep
 from index.service_errors import Forbidden, NotAuthenticated
 
@@ -31,8 +31,8 @@ def read_audit_log(
     key: AdminKey,
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    after: Annotated[int, Query(ge=0, description="jsonl: only entries after this id")] = 0,
+    offset: Offset = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ROW, description="jsonl: only entries after this id")] = 0,
     export: Annotated[Literal["json", "jsonl"], Query(alias="format")] = "json",
 ) -> AuditEntriesPublic | StreamingResponse:
     """Return a page of entries, or with `format=jsonl` every entry after `after` as JSON lines."""

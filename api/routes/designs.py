@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from api.auth import FirmKey, ReaderKey, firm_of, owner_scope
 from api.errors import error_responses
 from api.presenters import design_public
-from api.schemas import API, DesignCreate, DesignPublic, DesignsPublic, DesignUpdate
+from api.schemas import API, DesignCreate, DesignPublic, DesignsPublic, DesignUpdate, Offset
 from api.services import ServicesDep
 from api.uploads import read_image
 from index.errors import IndexNotReady, InvalidInput, UnknownDesign
@@ -58,7 +58,7 @@ def list_designs(
     key: ReaderKey,
     services: ServicesDep,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> DesignsPublic:
     """Return a page of designs: a firm's own, or everyone's for inspectors and admins."""
     views, count = services.catalogue.page(owner_scope(key), limit or services.settings.page_size, offset)

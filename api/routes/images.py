@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from api.auth import ReaderKey, owner_scope
 from api.errors import error_responses
-from api.schemas import API
+from api.schemas import API, RecordId
 from api.services import ServicesDep
 from api.uploads import media_type_of
 from index.errors import IndexNotReady
@@ -24,7 +24,7 @@ router = APIRouter(prefix=f"{API}/images", tags=["designs"])
         **error_responses(NotAuthenticated, Forbidden, UnknownRecord, IndexNotReady),
     },
 )
-def reference_image(image_id: int, key: ReaderKey, services: ServicesDep) -> Response:
+def reference_image(image_id: RecordId, key: ReaderKey, services: ServicesDep) -> Response:
     """Return a reference view's bytes as registered; another firm's view is 403."""
     _, data = services.catalogue.image(image_id, owner_scope(key))
     return Response(data, media_type=media_type_of(data), headers={"Cache-Control": "private, max-age=86400"})

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from api.auth import AuditKey, InspectorKey
 from api.errors import error_responses
 from api.presenters import inspection_public
-from api.schemas import API, InspectionPublic, InspectionsPublic, ReviewUpdate
+from api.schemas import API, InspectionPublic, InspectionsPublic, Offset, Rank, RecordId, ReviewUpdate
 from api.services import ServicesDep
 from api.uploads import media_type_of, read_image
 from index.errors import IndexNotReady, InvalidInput
@@ -71,7 +71,7 @@ def list_inspections(
     key: AuditKey,
     services: ServicesDep,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> InspectionsPublic:
     """Return a page of recorded inspections."""
     records, count = services.inspection_log.page(limit or services.settings.page_size, offset)
@@ -85,7 +85,7 @@ def list_inspections(
     summary="Get one inspection",
     responses=error_responses(*_ACCESS),
 )
-def get_inspection(inspection_id: int, key: AuditKey, services: ServicesDep) -> InspectionPublic:
+def get_inspection(inspection_id: RecordId, key: AuditKey, services: ServicesDep) -> InspectionPublic:
     """Return a recorded inspection with its matches and their reviews."""
     record = services.inspection_log.get(inspection_id)
     return inspection_public(record, services.desk.designs_of([record]))
@@ -98,7 +98,7 @@ def get_inspection(inspection_id: int, key: AuditKey, services: ServicesDep) -> 
     responses=error_responses(*_ACCESS),
 )
 def review_match(
-    inspection_id: int, rank: int, body: ReviewUpdate, key: InspectorKey, services: ServicesDep
+    inspection_id: RecordId, rank: Rank, body: ReviewUpdate, key: InspectorKey, services: ServicesDep
 ) -> InspectionPublic:
     """Record an inspector's judgement of the match ranked `rank` (1 = best)."""
     record = services.desk.review(inspection_id, rank, Review(body.review), key.id)
@@ -111,7 +111,7 @@ def review_match(
     summary="The photo that was inspected",
     responses={200: PICTURE, **error_responses(*_ACCESS)},
 )
-def inspection_photo(inspection_id: int, key: AuditKey, services: ServicesDep) -> Response:
+def inspection_photo(inspection_id: RecordId, key: AuditKey, services: ServicesDep) -> Response:
     """Return the inspected photo as it was uploaded."""
     data = services.desk.photo(inspection_id)
     return Response(data, media_type=media_type_of(data), headers={"Cache-Control": "private, max-age=86400"})
@@ -123,7 +123,7 @@ def inspection_photo(inspection_id: int, key: AuditKey, services: ServicesDep) -
     summary="Evidence picture: the photo beside the matched view, with the score (PNG)",
     responses={200: {**PICTURE, "content": {"image/png": {}}}, **error_responses(*_ACCESS)},
 )
-def evidence(inspection_id: int, rank: int, key: AuditKey, services: ServicesDep) -> Response:
+def evidence(inspection_id: RecordId, rank: Rank, key: AuditKey, services: ServicesDep) -> Response:
     """Return a PNG with the inspected photo and the matched design's view side by side."""
     png = services.desk.evidence(inspection_id, rank)
     name = f"evidence-inspection-{inspection_id}-match-{rank}.png"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from api.auth import AdminKey, CurrentKey
 from api.errors import error_responses
 from api.presenters import key_public
-from api.schemas import API, KeyCreate, KeyIssued, KeyPublic, KeysPublic, MePublic
+from api.schemas import API, KeyCreate, KeyIssued, KeyPublic, KeysPublic, MePublic, RecordId
 from api.services import ServicesDep
 from index.errors import InvalidInput
 from index.keys import Role
@@ -62,6 +62,6 @@ def list_keys(
     summary="Revoke a key (admins): it stops working at once",
     responses=error_responses(NotAuthenticated, Forbidden, UnknownRecord),
 )
-def revoke_key(key_id: int, key: AdminKey, services: ServicesDep) -> KeyPublic:
+def revoke_key(key_id: RecordId, key: AdminKey, services: ServicesDep) -> KeyPublic:
     """Revoke a key; requests with it answer 401 from now on."""
     return key_public(services.keys.revoke(key_id))

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from api.auth import AuditKey, InspectorKey
 from api.errors import error_responses
 from api.presenters import scan_public
-from api.schemas import API, ScanPublic, ScansPublic
+from api.schemas import API, Offset, RecordId, ScanPublic, ScansPublic
 from api.services import ServicesDep
 from api.uploads import check_zip
 from index.errors import IndexNotReady, InvalidInput
@@ -71,7 +71,7 @@ def list_scans(
     key: AuditKey,
     services: ServicesDep,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ScansPublic:
     """Return a page of scans with their progress."""
     records, count = services.scan_log.page(limit or services.settings.page_size, offset)
@@ -88,7 +88,7 @@ def list_scans(
     },
 )
 def get_scan(
-    scan_id: int,
+    scan_id: RecordId,
     key: AuditKey,
     services: ServicesDep,
     report: Annotated[
