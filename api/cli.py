@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
-from api.cli_maintenance import add_maintenance_commands
+from api.cli_maintenance import CliAudit, add_maintenance_commands, cli_actor
 from api.demo import DEMO_DESIGNS, DEMO_FIRM, DEMO_KEY_LABEL
 from api.errors import EXIT_OK, answer_for
 from api.progress import Progress, stage_bars
@@ -45,21 +45,26 @@ def cmd_register(args: argparse.Namespace) -> int:
     else:
         raise InvalidInput("give IMAGE... with --design-id ID, or --manifest FILE")
     engine = _open_engine(args)
+    trail = CliAudit(resolve_home(getattr(args, "home", None)))
     progress = Progress("register", sum(len(p) for _, p in items))
     registered = skipped_images = 0
     failed: list[RegistrationFailed] = []
     try:
         for result in engine.register_many(items, progress=progress.update):
             if isinstance(result, RegistrationFailed):
+                error = {"error": str(result.error)}
+                trail.record("design.register", result.design_id, answer_for(result.error).exit_code, error)
                 failed.append(result)
                 print(f"error: design {result.design_id}: {result.error}", file=sys.stderr)
                 continue
             registered += 1
+            trail.record("design.register", result.design.design_id, EXIT_OK, {"added": len(result.added)})
             if args.acknowledge:
                 print(f"registered: {result.design.design_id}", flush=True)
             skipped_images += _report_registration(result)
     finally:
         engine.close()
+        trail.close()
     print(
         f"registered {registered} design(s); {skipped_images} image(s) skipped; "
         f"{len(failed)} design(s) failed; {engine.index_size} reference image(s) searchable"
@@ -185,6 +190,8 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     services = Services(load_service_settings(home=getattr(args, "home", None)))
     try:
         issued = services.issue_key(Role(args.role), args.firm, args.label)
+        detail = {"role": args.role, "firm": args.firm, "label": args.label}
+        services.audit.record(cli_actor(), "key.issue", str(issued.record.id), EXIT_OK, detail)
     finally:
         services.close()
     record = issued.record
@@ -215,6 +222,7 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
     services = Services(load_service_settings(home=getattr(args, "home", None)))
     try:
         record = services.keys.revoke(args.key_id)
+        services.audit.record(cli_actor(), "key.revoke", str(record.id), EXIT_OK, {})
     finally:
         services.close()
     print(f"revoked key {record.id} ({record.prefix}…)")

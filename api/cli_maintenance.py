@@ -37,6 +37,23 @@ def audit(home: Path, action: str, target: str | None, status: int, detail: dict
         database.close()
 
 
+class CliAudit:
+    """The audit log of a home, kept open while a command writes entry after entry."""
+
+    def __init__(self, home: Path) -> None:
+        self._database = Database(home / REGISTRY_FILE)
+        self._log = AuditLog(self._database)
+        self._actor = cli_actor()
+
+    def record(self, action: str, target: str | None, status: int, detail: dict[str, Any]) -> None:
+        """Append one entry for this command."""
+        self._log.record(self._actor, action, target, status, detail)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._database.close()
+
+
 def _home(args: argparse.Namespace) -> Path:
     return resolve_home(getattr(args, "home", None))
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from api.cli import main
 from index.audit import Actor, AuditLog
 from index.database import Database
 from index.errors import InvalidInput
@@ -143,3 +144,16 @@ def test_only_admins_read_and_export_the_log(service: Service) -> None:
     lines = [json.loads(line) for line in export.text.splitlines()]
     assert lines and lines == _audit(service)
     assert service.services.audit.verify() == []
+
+
+def test_command_line_writes_are_audited(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = str(tmp_path / "home")
+    assert main(["keys", "create", "--home", home, "--role", "inspector", "--label", "night-shift"]) == 0
+    key_id = capsys.readouterr().err.split(" key ")[1].split()[0].rstrip(":")
+    assert main(["keys", "revoke", "--home", home, key_id]) == 0
+    out = tmp_path / "audit.jsonl"
+    assert main(["audit", "export", "--home", home, "--out", str(out)]) == 0
+    entries = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(e["action"], e["target"]) for e in entries] == [("key.issue", key_id), ("key.revoke", key_id)]
+    assert all(e["actor"].startswith("cli:") and e["role"] == "operator" for e in entries)
+    assert entries[0]["detail"]["label"] == "night-shift"
