@@ -6,8 +6,8 @@ Each run starts `lanternguard register --manifest M --acknowledge` on the same h
 SIGKILL a random time after a random number of newly acknowledged designs (or a random time after it
 started, up to the longest run so far); the last run is left to finish. After every run the home is
 surveyed as the crash left it, reopened (what a restarted service does), repaired by `check`, and
-verified: every acknowledged design is there with all its views and matches its own photo first, no
-design is stored half, and `check` finds nothing.
+verified: every acknowledged design is there with all its views, matches its own photo first and has
+its audit entry; no design is stored half; `check` finds nothing.
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from api.settings import engine_settings  # noqa: E402
+from index.audit import AuditLog  # noqa: E402
 from index.blobs import sha256_of  # noqa: E402
 from index.consistency import survey  # noqa: E402
+from index.database import Database  # noqa: E402
 from index.engine import Engine  # noqa: E402
 from index.maintenance import check  # noqa: E402
 from model.embedder import Embedder  # noqa: E402
@@ -82,9 +84,11 @@ class Kill:
     after_s: float | None = None
 
 
-def register(home: Path, manifest: Path, kill: Kill | None, seen: set[str], rng: random.Random) -> list[str]:
+def register(
+    home: Path, manifest: Path, kill: Kill | None, seen: set[str], rng: random.Random
+) -> tuple[list[str], bool]:
     """Run the registration and SIGKILL it as `kill` says (None: let it finish); return every ID it
-    acknowledged, including lines it wrote before it died."""
+    acknowledged, including lines it wrote before it died, and whether the kill landed."""
     command = [sys.executable, "-m", "api.cli", "register", "--home", str(home), "--manifest", str(manifest)]
     process = subprocess.Popen(
         [*command, "--acknowledge"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
@@ -103,7 +107,7 @@ def register(home: Path, manifest: Path, kill: Kill | None, seen: set[str], rng:
         acknowledged.append(design_id)
         new += design_id not in seen
         if kill_after_new is not None and new >= kill_after_new:
-            time.sleep(rng.uniform(0.0, 0.4))
+            time.sleep(rng.uniform(0.0, 0.05))
             process.send_signal(signal.SIGKILL)
             break
     acknowledged += [x.split(": ", 1)[1].strip() for x in process.stdout if x.startswith("registered: ")]
@@ -112,7 +116,7 @@ def register(home: Path, manifest: Path, kill: Kill | None, seen: set[str], rng:
         timer.cancel()
     if kill is None and process.returncode != 0:
         raise RuntimeError(f"the registration that was not killed exited with {process.returncode}")
-    return acknowledged
+    return acknowledged, process.returncode == -signal.SIGKILL
 
 
 def stored_views(home: Path) -> dict[str, set[str]]:
@@ -125,6 +129,17 @@ def stored_views(home: Path) -> dict[str, set[str]]:
         for design_id, sha in rows:
             found.setdefault(design_id, set()).update([sha] if sha else [])
     return found
+
+
+def audited(home: Path) -> tuple[set[str], list[str]]:
+    """Return the designs the audit log says were registered, and the problems of its hash chain."""
+    database = Database(home / "registry.sqlite3")
+    try:
+        log = AuditLog(database)
+        done = {e.target for e in log.entries() if e.action == "design.register" and e.status == 0}
+        return {t for t in done if t}, log.verify()
+    finally:
+        database.close()
 
 
 def verify(run: Run, home: Path, embedder: Embedder, expected: dict[str, list[str]], acked: set[str],
@@ -143,6 +158,9 @@ def verify(run: Run, home: Path, embedder: Embedder, expected: dict[str, list[st
         if views != set(expected.get(design_id, [])):
             run.problems.append(f"{design_id} is stored with {len(views)} of its {VIEWS} views")
     run.problems += [f"{d} was acknowledged but is not stored" for d in sorted(acked - set(stored))]
+    in_log, chain = audited(home)
+    run.problems += [f"{d} was acknowledged but is not in the audit log" for d in sorted(acked - in_log)]
+    run.problems += [f"audit log: {p}" for p in chain]
     engine = Engine(settings, embedder)
     try:
         names = sorted(fresh & set(stored))
@@ -173,14 +191,16 @@ def crash_test(designs: int, runs: int, seed: int, work: Path) -> list[Run]:
                 Kill(after_new=rng.randint(1, remaining)) if by_ack else Kill(after_s=rng.uniform(1, longest))
             )
         start = time.monotonic()
-        acked = register(home, manifest, kill, seen, rng)
+        acked, killed = register(home, manifest, kill, seen, rng)
         how = "ran to the end"
-        if kill is not None:
+        if kill is not None and killed:
             how = (
                 f"killed after {kill.after_new} new ack(s)"
                 if kill.after_new
                 else f"killed at {kill.after_s:.1f} s"
             )
+        elif kill is not None:
+            how = "finished before its kill"
         run = Run(number, how, len(acked), len(set(acked) - seen))
         fresh = set(acked) - seen
         seen |= set(acked)

@@ -20,5 +20,6 @@ def test_sigkilled_registrations_keep_every_acknowledged_design(tmp_path: Path) 
     runs = report["runs"]
     assert report["problems"] == 0 and len(runs) == 3
     assert runs[-1]["kill"] == "ran to the end" and runs[-1]["stored_designs"] == 6
+    assert any(r["kill"].startswith("killed") for r in runs[:-1])
     assert sum(r["newly_acknowledged"] for r in runs) == 6
     assert all(not r["problems"] for r in runs)
