@@ -33,7 +33,8 @@ class Sidecar:
 
     The fields after `built_at` describe the index itself and are filled in by `VectorIndex.save`;
     their defaults describe an exact index, so sidecars written before they existed still load.
-    `recall_at_10` is measured against exact search when the index is built (1.0 for exact search).
+    `recall_at_10` is measured against exact search when the index is built (1.0 for exact search);
+    `planted_recall` is the share of synthetic photos of stored vectors (cosine 0.5) that found them.
     """
 
     fingerprint: str
@@ -47,6 +48,7 @@ class Sidecar:
     nprobe: int = 0
     trained_on: int = 0
     recall_at_10: float = 1.0
+    planted_recall: float = 1.0
     recall_queries: int = 0
 
     @classmethod
@@ -70,6 +72,7 @@ class VectorIndex:
         self.kind = IndexKind.FLAT
         self.trained_on = 0
         self.recall_at_10 = 1.0
+        self.planted_recall = 1.0
         self.recall_queries = 0
         self._factory = IndexPlan(IndexKind.FLAT).factory()
         self._index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
@@ -109,15 +112,16 @@ class VectorIndex:
         tuning = tune_nprobe(raw, ids, vectors, budget)
         index._index, index.kind, index._factory = raw, plan.kind, plan.factory()
         index.trained_on, index.recall_at_10 = len(ids), round(tuning.recall, 4)
-        index.recall_queries = tuning.queries
+        index.planted_recall, index.recall_queries = round(tuning.planted, 4), tuning.queries
         logger.info(
-            "built %s over %d vectors: train %.1fs, add and tune %.1fs; nprobe=%d, recall@10=%.3f",
+            "built %s of %d vectors: train %.1fs, add and tune %.1fs; nprobe=%d, recall@10=%.3f, photos %.3f",
             index._factory,
             len(ids),
             trained - started,
             time.perf_counter() - trained,
             tuning.nprobe,
             tuning.recall,
+            tuning.planted,
         )
         return index
 
@@ -176,6 +180,7 @@ class VectorIndex:
             "nprobe": self.nprobe,
             "trained_on": self.trained_on,
             "recall_at_10": self.recall_at_10,
+            "planted_recall": self.planted_recall,
             "recall_queries": self.recall_queries,
         }
 
@@ -207,7 +212,7 @@ class VectorIndex:
         index = cls(raw.d)
         index._index, index.kind, index._factory = raw, IndexKind(sidecar.kind), sidecar.factory
         index.trained_on, index.recall_at_10 = sidecar.trained_on, sidecar.recall_at_10
-        index.recall_queries = sidecar.recall_queries
+        index.planted_recall, index.recall_queries = sidecar.planted_recall, sidecar.recall_queries
         ivf = faiss.try_extract_index_ivf(raw)
         if (ivf is None) != (index.kind is IndexKind.FLAT):
             raise ValueError(f"the index file does not hold the {sidecar.kind} index its sidecar names")

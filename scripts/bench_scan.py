@@ -1,10 +1,12 @@
-"""Scan throughput: the Engine's batched pipeline (as `lanternguard scan`) against a plain per-image loop.
+"""Scan throughput: the Engine's batched pipeline (as `lanternguard scan`) against per-image loops.
 
-nice -n 10 .venv/bin/python scripts/bench_scan.py --images ../shared/benchmark/dev/images --count 256
+nice -n 10 .venv/bin/python scripts/bench_scan.py --images ../shared/benchmark/dev/images --count 96
 
-Both run in one process on the same photos with the same model, one after the other (then again in
-the other order with `--rounds 2`); images/s and CPU utilisation (CPU seconds / wall seconds / cores)
-are printed as a Markdown table. The registry is a temporary home with `--references` other photos.
+In one process, on the same photos and the same model, one after the other (then again in reverse
+order with `--rounds 2`): a plain loop (full decode, the global descriptor of one image, search), the
+Engine's whole inspection one image per call, and the Engine in batches as `lanternguard scan` runs
+it. Prints images/s and CPU utilisation (CPU seconds / wall seconds / cores) as a Markdown table.
+The registry is a temporary home with `--references` other photos, each its own design.
 """
 
 from __future__ import annotations
@@ -141,8 +143,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--images", type=Path, default=Path("../shared/benchmark/dev/images"))
-    parser.add_argument("--count", type=int, default=256, help="photos scanned by each pipeline")
-    parser.add_argument("--references", type=int, default=128, help="other photos registered first")
+    parser.add_argument("--count", type=int, default=96, help="photos scanned by each pipeline")
+    parser.add_argument("--references", type=int, default=64, help="other photos registered first")
     parser.add_argument("--batch", type=int, default=SCAN_BATCH, help="images per inspect_many call")
     parser.add_argument("--rounds", type=int, default=1, help="2: run again in the other order")
     parser.add_argument("--backbone", default=None)
@@ -164,23 +166,30 @@ def main() -> None:
                 f"{engine.index_size} reference images; load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
-            engine.inspect_many(scanned[:8])
+            warm = timed(
+                "warm-up (caches reference features), batched",
+                len(scanned),
+                lambda: batched(engine, scanned, args.batch),
+            )
+            print(table([warm]), flush=True)
+            pipelines = {
+                "plain loop: full decode, embed 1 (global), search": lambda: plain(engine, searcher, scanned),
+                "Engine.inspect_many, 1 image per call": lambda: batched(engine, scanned, 1),
+                f"Engine.inspect_many, batches of {args.batch} (scan)": lambda: batched(
+                    engine, scanned, args.batch
+                ),
+            }
             runs: list[Run] = []
             for round_ in range(args.rounds):
-                order = ["plain", "batched"] if round_ % 2 == 0 else ["batched", "plain"]
-                for name in order:
-                    if name == "plain":
-                        work = lambda: plain(engine, searcher, scanned)  # noqa: E731
-                        label = "plain loop: full decode, embed 1, search"
-                    else:
-                        work = lambda: batched(engine, scanned, args.batch)  # noqa: E731
-                        label = f"Engine.inspect_many, batches of {args.batch}"
-                    runs.append(timed(label, len(scanned), work))
+                names = list(pipelines) if round_ % 2 == 0 else list(reversed(pipelines))
+                for name in names:
+                    runs.append(timed(name, len(scanned), pipelines[name]))
                     print(table(runs[-1:]), flush=True)
             runs += stages(engine, scanned, args.batch)
         finally:
             engine.close()
     print(table(runs))
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in runs], indent=2) + "\n")
 
