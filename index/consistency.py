@@ -220,10 +220,27 @@ def _survey_rows(snap: _Snapshot, found: Survey) -> None:
         found.findings.append(Finding("missing-embedding", f"image {image_id}", detail))
 
 
-def index_ids(index: VectorIndex) -> set[int]:
-    """Return the registry image ids that a loaded index holds."""
-    raw = index._index  # the wrapper has no public id listing; IndexIDMap2 keeps them in id_map
-    return {int(i) for i in faiss.vector_to_array(raw.id_map)}
+def index_ids(index: VectorIndex) -> set[int] | None:
+    """Return the registry image ids that a loaded index holds (None for a kind it cannot list).
+
+    The wrapper has no public id listing: an exact index keeps them in its IDMap, an IVF index in
+    its inverted lists.
+    """
+    raw = index._index
+    if hasattr(raw, "id_map"):
+        return {int(i) for i in faiss.vector_to_array(raw.id_map)}
+    try:
+        ivf = faiss.extract_index_ivf(raw)
+    except RuntimeError:
+        return None
+    lists, found = ivf.invlists, set()
+    for number in range(ivf.nlist):
+        size = lists.list_size(number)
+        if size:
+            pointer = lists.get_ids(number)
+            found.update(int(i) for i in faiss.rev_swig_ptr(pointer, size))
+            lists.release_ids(number, pointer)
+    return found
 
 
 def _survey_index(folder: Path, snap: _Snapshot, found: Survey, fingerprint: str) -> None:
@@ -242,7 +259,12 @@ def _survey_index(folder: Path, snap: _Snapshot, found: Survey, fingerprint: str
         detail = f"checkpoint of generation {sidecar.generation}, the registry is at {snap.generation}"
         found.findings.append(Finding("index", str(folder), detail))
     ids = index_ids(index)
-    found.counts["vectors"] = len(ids)
+    found.counts["vectors"] = index.count
+    if ids is None:
+        if index.count != len(snap.active_ids):
+            detail = f"{index.count} vector(s) for {len(snap.active_ids)} searchable image(s)"
+            found.findings.append(Finding("index", str(folder), detail))
+        ids = snap.active_ids
     orphans, absent = ids - snap.active_ids, snap.active_ids - ids
     if orphans:
         detail = f"{len(orphans)} vector(s) of no searchable image (e.g. image {min(orphans)})"

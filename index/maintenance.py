@@ -114,16 +114,20 @@ _FILE_KINDS = frozenset({"temporary-file", "orphan-blob", "orphan-spool", "stray
 
 
 def _repair_files(home: Path, found: Survey) -> None:
+    """Remove debris; move what might matter to someone (corrupt blobs, unknown files) to quarantine/."""
     for finding in found.findings:
         path = Path(finding.subject)
-        if finding.kind in _FILE_KINDS:
-            path.unlink(missing_ok=True)
-            logger.info("removed %s (%s)", path, finding.kind)
-        elif finding.kind == "corrupt-blob":
+        keep = finding.kind == "corrupt-blob" or (
+            finding.kind == "stray-file" and path.is_relative_to(home / "images")
+        )
+        if keep:
             target = home / QUARANTINE / path.name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(path, target)
-            logger.warning("moved corrupt blob %s to %s", path, target)
+            logger.warning("moved %s to %s (%s)", path, target, finding.kind)
+        elif finding.kind in _FILE_KINDS:
+            path.unlink(missing_ok=True)
+            logger.info("removed %s (%s)", path, finding.kind)
 
 
 def _repair_rows(path: Path, found: Survey) -> None:
