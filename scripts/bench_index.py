@@ -26,8 +26,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from api.settings import engine_settings
 from index.ann import PHOTO_COSINE, IndexBudget, photos_of, recall_at
+from index.registry import Registry
 from index.vectors import Sidecar, VectorIndex, now
+from model.whitening import learn_whitening
 
 Search = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 CHUNK = 100_000
@@ -200,6 +203,31 @@ def run_size(size: int, args: argparse.Namespace) -> list[Row]:
     return rows
 
 
+def profile(vectors: np.ndarray, seed: int) -> str:
+    """Return how clustered unit vectors are: mean cosine of their 1st and 10th neighbours (leaving
+    themselves out) against the mean and spread of random pairs."""
+    rng = np.random.default_rng(seed)
+    sample = vectors[rng.choice(len(vectors), min(len(vectors), 2000), replace=False)]
+    scores, _ = faiss.knn(sample, vectors, 11, metric=faiss.METRIC_INNER_PRODUCT)
+    pairs = rng.integers(0, len(vectors), (5000, 2))
+    random = np.einsum("ij,ij->i", vectors[pairs[:, 0]], vectors[pairs[:, 1]])
+    top1, top10, mean, sd = scores[:, 1].mean(), scores[:, 10].mean(), random.mean(), random.std()
+    gap = (top10 - mean) / sd
+    return f"1st {top1:.3f}, 10th {top10:.3f}, random pairs {mean:.3f} sd {sd:.3f}: 10th at {gap:.1f} sd"
+
+
+def compare_with_registry(home: Path, args: argparse.Namespace) -> None:
+    """Print the neighbour profile of a home's whitened descriptors beside gaussian vectors as many."""
+    settings = engine_settings(home)
+    _, _, raw = Registry(home / "registry.sqlite3").active_embeddings(settings.embedder.fingerprint)
+    if len(raw) < settings.whitening_dim:
+        raise SystemExit(f"{home}: {len(raw)} descriptors, too few to whiten to {settings.whitening_dim}")
+    real = learn_whitening(raw, settings.whitening_dim, settings.whitening_power).apply(raw)
+    count, dim = real.shape
+    print(f"{home} ({count} whitened descriptors): {profile(real, args.seed)}")
+    print(f"isotropic gaussian: {profile(mixture(count, dim, None, 0.0, 1), 0)}")
+
+
 def table(rows: list[Row]) -> str:
     """Return the rows as a Markdown table."""
     columns = ["vectors", "index", "build s", "bytes/vector", "p50 ms", "p99 ms", "batch q/s", "recall@10"]
@@ -240,7 +268,11 @@ def main() -> None:
     parser.add_argument("--recall-target", type=float, default=IndexBudget().recall_target)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
+    parser.add_argument("--profile", type=Path, metavar="HOME", help="only compare a home's descriptors")
     args = parser.parse_args()
+    if args.profile:
+        compare_with_registry(args.profile, args)
+        return
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     print(f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads; {vars(args)}", flush=True)
     rows: list[Row] = []
