@@ -7,7 +7,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 from index.catalogue import Catalogue, NewDesign
 from index.uploads import Upload
@@ -95,6 +95,21 @@ def _decorate(draw: ImageDraw.ImageDraw, style: LanternStyle, cx: int, cy: int, 
         draw.ellipse([cx - 28, cy - 28, cx + 28, cy + 28], fill=trim)
 
 
+def _label(draw: ImageDraw.ImageDraw, style: LanternStyle, cx: int, cy: int, w: int, h: int) -> None:
+    """Draw the maker's label band and a seeded lattice: the fine detail a real design carries."""
+    rng = random.Random(style.registration_number)
+    top = int(cy + h * 0.12)
+    draw.rectangle([cx - w // 3, top, cx + w // 3, top + 34], fill=(250, 244, 225), outline=(40, 30, 20))
+    font = ImageFont.load_default(size=20)
+    text = style.registration_number
+    draw.text((cx - draw.textlength(text, font=font) / 2, top + 6), text, font=font, fill=(120, 20, 20))
+    for _ in range(40):
+        x = cx + rng.uniform(-w / 3, w / 3)
+        y = cy + rng.uniform(-h / 2.6, h * 0.08)
+        r = rng.uniform(3, 7)
+        draw.polygon([(x, y - r), (x + r, y), (x, y + r), (x - r, y)], fill=style.trim, outline=(40, 30, 20))
+
+
 def draw_lantern(style: LanternStyle, view: int = 0, transparent: bool = False) -> Image.Image:
     """Return a picture of a demo lantern; `view` 1 is a second reference view (closer, warmer light).
 
@@ -111,6 +126,7 @@ def draw_lantern(style: LanternStyle, view: int = 0, transparent: bool = False) 
     draw.ellipse([cx - 14, top - 44, cx + 14, top - 16], outline=(60, 60, 60), width=4)
     draw.polygon(_outline(style.shape, cx, cy, w, h), fill=style.body, outline=(40, 30, 20))
     _decorate(draw, style, cx, cy, w, h)
+    _label(draw, style, cx, cy, w, h)
     draw.rectangle([cx - w // 5, top - 18, cx + w // 5, top + 6], fill=style.trim, outline=(40, 30, 20))
     draw.rectangle([cx - w // 5, bottom - 6, cx + w // 5, bottom + 18], fill=style.trim, outline=(40, 30, 20))
     for k in range(-3, 4):

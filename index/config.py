@@ -72,6 +72,7 @@ class EngineSettings:
     verify_top_k: int = 10
     inlier_saturation: int = 50
     mirror_retry_below: int = 12
+    checkpoint_every: int = 256
 
     def __post_init__(self) -> None:
         if self.whitening_min_images < self.whitening_dim:
@@ -80,5 +81,7 @@ class EngineSettings:
             raise ValueError("whitening_regrowth must be above 1")
         if not 0 <= self.verify_top_k <= 100:
             raise ValueError("verify_top_k must be 0..100")
+        if self.checkpoint_every < 1:
+            raise ValueError("checkpoint_every must be at least 1")
         if self.inlier_saturation < 1:
             raise ValueError("inlier_saturation must be at least 1")

@@ -111,7 +111,8 @@ def source_name(source: ImageSource) -> str:
 class Engine:
     """Owns the registry, the image store and the live index; every write keeps them consistent.
 
-    The FAISS index is derived data: at start it is loaded only when its sidecar agrees with the
+    The FAISS index is derived data, checkpointed every `checkpoint_every` changes and at close
+    (the registry is what is durable): at start it is loaded only when its sidecar agrees with the
     registry (fingerprint, generation) and otherwise rebuilt from the stored embeddings. Below
     `whitening_min_images` reference images the raw descriptors are searched with the `raw`
     thresholds; from then on PCA whitening is learned from the registry's own vectors, and relearned
@@ -134,11 +135,15 @@ class Engine:
         self._whitened_on = 0
         self._design_of: dict[int, int] = {}
         self._sha_of: dict[int, str] = {}
+        self._unsaved = 0
         self._index = VectorIndex(self.embedder.dim)
         self._open_index()
 
     def close(self) -> None:
-        """Release the database and worker threads."""
+        """Checkpoint unsaved index changes, then release the database and worker threads."""
+        with self._lock:
+            if self._unsaved:
+                self._checkpoint()
         self._decoder.shutdown()
         self.registry.close()
 
@@ -167,6 +172,12 @@ class Engine:
             self.rebuild()
             return
         ids, designs, _ = self.registry.active_embeddings(self.fingerprint)
+        if index.count != len(ids):
+            logger.info(
+                "index checkpoint holds %d vectors, the registry %d: rebuilding", index.count, len(ids)
+            )
+            self.rebuild()
+            return
         self._index, self._whitening = index, whitening
         self._whitened_on = sidecar.whitening_samples
         self._set_active(ids, designs)
@@ -207,14 +218,25 @@ class Engine:
         if missing:
             logger.warning("embedding %d stored image(s) with %s", len(missing), self.fingerprint)
         for start in range(0, len(missing), batch):
-            chunk = missing[start : start + batch]
-            images = [load_image(self.blobs.get(sha), self.embedder.config.max_side, sha) for _, sha in chunk]
-            vectors = self.embedder.embed(images)
-            self.registry.add_embeddings(
-                self.fingerprint, {i: v for (i, _), v in zip(chunk, vectors, strict=True)}
-            )
+            readable: list[tuple[int, Image.Image]] = []
+            for image_id, sha in missing[start : start + batch]:
+                try:
+                    readable.append(
+                        (image_id, load_image(self.blobs.get(sha), self.embedder.config.max_side, sha))
+                    )
+                except (FileNotFoundError, InvalidImage) as exc:
+                    logger.warning(
+                        "reference image %d cannot be re-embedded (%s); run `lanternguard check`",
+                        image_id,
+                        exc,
+                    )
+            vectors = self.embedder.embed([image for _, image in readable])
+            by_id = {image_id: v for (image_id, _), v in zip(readable, vectors, strict=True)}
+            if by_id:
+                self.registry.add_embeddings(self.fingerprint, by_id)
 
     def _checkpoint(self) -> None:
+        self._unsaved = 0
         sidecar = Sidecar(
             fingerprint=self._index_recipe,
             dimension=self._index.dimension,
@@ -295,7 +317,7 @@ class Engine:
             with self._lock:
                 if self._whitening_due(self._index.count):
                     self.rebuild()
-                else:
+                elif self._unsaved >= self.settings.checkpoint_every:
                     self._checkpoint()
 
     def _register_batch(
@@ -345,6 +367,7 @@ class Engine:
                 self._index.add(np.asarray(added, dtype=np.int64), self._project(vectors))
                 self._design_of.update({i: design.pk for i in added})
                 self._sha_of.update(self.registry.image_hashes(added))
+                self._unsaved += len(added)
         return Registration(design=design, added=added, rejected=rejected)
 
     def withdraw(self, design_id: str) -> DesignRecord:
@@ -356,7 +379,9 @@ class Engine:
             for image_id in gone:
                 del self._design_of[image_id]
                 self._sha_of.pop(image_id, None)
-            self._checkpoint()
+            self._unsaved += 1
+            if self._unsaved >= self.settings.checkpoint_every:
+                self._checkpoint()
         return design
 
     # ---- inspection ------------------------------------------------------------------------

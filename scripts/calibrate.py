@@ -10,7 +10,10 @@ score at which "best design >= threshold" verdicts are >= 95 % right, review the
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import random
+import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +35,40 @@ def with_verdicts(outcomes: list[QueryOutcome], match: float, review: float) -> 
     return [replace(o, verdict=verdict(o)) for o in outcomes]
 
 
+def subset(benchmark: Path, references: int | None, queries: int | None, folder: Path, seed: int = 0) -> Path:
+    """Write a smaller copy of the benchmark's CSVs (absolute image paths) into `folder`.
+
+    Every design that has queries keeps its references; other references and all queries are
+    sampled (seeded) down to the limits. Returns `folder`.
+    """
+    rng = random.Random(seed)
+    with (benchmark / "references.csv").open(newline="") as handle:
+        refs = list(csv.DictReader(handle))
+    with (benchmark / "queries.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if queries is not None:
+        rows = rng.sample(rows, min(queries, len(rows)))
+    wanted = {r["design_id"] for r in rows if r["design_id"]}
+    kept = [r for r in refs if r["design_id"] in wanted]
+    others = [r for r in refs if r["design_id"] not in wanted]
+    if references is not None:
+        others = rng.sample(others, max(0, min(len(others), references - len(kept))))
+    with (folder / "references.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["design_id", "image"])
+        writer.writerows([r["design_id"], (benchmark / r["image"]).resolve()] for r in kept + others)
+    with (folder / "queries.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "design_id"])
+        writer.writerows([(benchmark / r["image"]).resolve(), r["design_id"]] for r in rows)
+    return folder
+
+
+def benchmark_name(args: argparse.Namespace) -> str:
+    limits = [f"{k} {v}" for k, v in (("views", args.max_references), ("queries", args.max_queries)) if v]
+    return args.benchmark.name + (f" sampled to {', '.join(limits)}" if limits else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -40,15 +77,21 @@ def main() -> None:
     parser.add_argument("--regimes", nargs="+", choices=sorted(REGIMES), default=["whitened", "raw"])
     parser.add_argument("--match-precision", type=float, default=0.95)
     parser.add_argument("--review-precision", type=float, default=0.80)
+    parser.add_argument("--max-references", type=int, help="sample the registry down to this many views")
+    parser.add_argument("--max-queries", type=int, help="sample the queries down to this many")
     parser.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "index" / CALIBRATION_FILE)
     args = parser.parse_args()
-    payload = load_calibration(args.out if args.out.exists() else None).to_json()
-    notes = []
+    payload = json.loads(args.out.read_text()) if args.out.exists() else load_calibration().to_json()
+    notes: dict[str, str] = payload.setdefault("notes", {})
+    scratch = tempfile.TemporaryDirectory(prefix="lanternguard-calibrate-")
+    benchmark = args.benchmark
+    if args.max_references or args.max_queries:
+        benchmark = subset(args.benchmark, args.max_references, args.max_queries, Path(scratch.name))
     for regime in args.regimes:
         settings = replace(EngineSettings(home=Path("unused")), **REGIMES[regime])
         report = evaluate(
-            args.benchmark / "references.csv",
-            args.benchmark / "queries.csv",
+            benchmark / "references.csv",
+            benchmark / "queries.csv",
             settings,
             progress=stage_bars(),
         )
@@ -66,12 +109,13 @@ def main() -> None:
             "images_per_s": round(report.images_per_s, 2),
         }
         print(json.dumps(summary), flush=True)
-        notes.append(f"{regime}: match>={thresholds.match} review>={thresholds.review}")
-    payload["source"] = (
-        f"scripts/calibrate.py on {args.benchmark.name} {datetime.now(UTC).date()}: "
-        f"verdict precision >= {args.match_precision} (match), >= {args.review_precision} (review); "
-        + "; ".join(notes)
-    )
+        size = f"{report.references} views, {report.queries} queries"
+        notes[regime] = (
+            f"scripts/calibrate.py on {benchmark_name(args)} {datetime.now(UTC).date()} ({size}): "
+            f"match >= {thresholds.match} at verdict precision >= {args.match_precision}, "
+            f"review >= {thresholds.review} at >= {args.review_precision}"
+        )
+    payload["source"] = "; ".join(f"{regime}: {note}" for regime, note in sorted(notes.items()))
     args.out.write_text(json.dumps(payload, indent=2) + "\n")
 
 

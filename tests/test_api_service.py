@@ -235,6 +235,7 @@ def test_settings_come_from_the_environment_and_are_checked(
     monkeypatch.setenv("LANTERNGUARD_HOME", str(tmp_path / "h"))
     monkeypatch.setenv("LANTERNGUARD_SCAN_ROOTS", f"{tmp_path / 'a'},{tmp_path / 'b'}")
     monkeypatch.setenv("LANTERNGUARD_RAW_MATCH", "0.9")
+    monkeypatch.setenv("LANTERNGUARD_RAW_REVIEW", "0.7")
     settings = load_service_settings()
     assert settings.home == tmp_path / "h"
     assert settings.scan_roots == [tmp_path / "a", tmp_path / "b"]
