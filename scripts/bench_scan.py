@@ -148,9 +148,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=SCAN_BATCH, help="images per inspect_many call")
     parser.add_argument("--rounds", type=int, default=1, help="2: run again in the other order")
     parser.add_argument("--backbone", default=None)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
+    parser.add_argument(
+        "--only", nargs="+", choices=["plain", "single", "batched", "stages"], help="run only these"
+    )
     parser.add_argument("--json", type=Path, help="also write the runs as JSON")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     found = photos(args.images)
     if len(found) < args.count + args.references:
         parser.error(f"{args.images} holds {len(found)} photos; need --count + --references")
@@ -179,13 +185,19 @@ def main() -> None:
                     engine, scanned, args.batch
                 ),
             }
+            chosen = dict(zip(("plain", "single", "batched"), pipelines, strict=True))
+            only = set(args.only or [*chosen, "stages"])
+            pipelines = {
+                name: run for key, name in chosen.items() if key in only for run in [pipelines[name]]
+            }
             runs: list[Run] = []
             for round_ in range(args.rounds):
                 names = list(pipelines) if round_ % 2 == 0 else list(reversed(pipelines))
                 for name in names:
                     runs.append(timed(name, len(scanned), pipelines[name]))
                     print(table(runs[-1:]), flush=True)
-            runs += stages(engine, scanned, args.batch)
+            if "stages" in only:
+                runs += stages(engine, scanned, args.batch)
         finally:
             engine.close()
     print(table(runs))
