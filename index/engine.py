@@ -203,9 +203,13 @@ class Engine:
             whitening = None
             if len(ids) >= s.whitening_min_images:
                 whitening = learn_whitening(vectors, s.whitening_dim, s.whitening_power)
-            index = VectorIndex(whitening.out_dim if whitening else self.embedder.dim)
-            if len(ids):
-                index.add(ids, whitening.apply(vectors) if whitening else vectors)
+            dimension = whitening.out_dim if whitening else self.embedder.dim
+            projected = (
+                whitening.apply(vectors)
+                if whitening
+                else vectors.reshape(len(ids), -1 if len(ids) else dimension)
+            )
+            index = VectorIndex.build(ids, projected, dimension=dimension)
             self._index, self._whitening = index, whitening
             self._whitened_on = len(ids) if whitening else 0
             self._set_active(ids, designs)
