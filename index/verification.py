@@ -40,6 +40,23 @@ def _empty(mirrored: bool = False) -> Verification:
     return Verification(np.zeros(0, dtype=np.int64), none, none, None, mirrored)
 
 
+def nearest_two(query: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return per query descriptor its nearest reference descriptor and the two least squared L2 distances.
+
+    Why not cv2.BFMatcher.knnMatch: one matrix product (BLAS) and two passes over the distance
+    matrix give the same matches about 5 times faster, and verification runs ~20 times per photo.
+    `reference` must hold at least two descriptors.
+    """
+    q = query.astype(np.float32)
+    r = reference.astype(np.float32)
+    distances = np.einsum("ij,ij->i", q, q)[:, None] - 2.0 * (q @ r.T) + np.einsum("ij,ij->i", r, r)[None, :]
+    rows = np.arange(len(q))
+    nearest = distances.argmin(axis=1)
+    first = distances[rows, nearest].copy()
+    distances[rows, nearest] = np.inf
+    return nearest, np.maximum(first, 0.0), np.maximum(distances.min(axis=1), 0.0)
+
+
 def verify(
     query: LocalFeatures, reference: LocalFeatures, ratio: float = 0.8, mirrored: bool = False
 ) -> Verification:
@@ -50,15 +67,11 @@ def verify(
     """
     if query.count < MIN_MATCHES or reference.count < MIN_MATCHES:
         return _empty(mirrored)
-    matcher = cv2.BFMatcher(cv2.NORM_L2)
-    pairs = matcher.knnMatch(
-        query.descriptors.astype(np.float32), reference.descriptors.astype(np.float32), k=2
-    )
-    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < ratio * p[1].distance]
-    if len(good) < MIN_MATCHES:
+    nearest, first, second = nearest_two(query.descriptors, reference.descriptors)
+    query_idx = np.flatnonzero(first < ratio * ratio * second)
+    if len(query_idx) < MIN_MATCHES:
         return _empty(mirrored)
-    query_idx = np.asarray([m.queryIdx for m in good], dtype=np.int64)
-    source = reference.points[[m.trainIdx for m in good]]
+    source = reference.points[nearest[query_idx]]
     target = query.points[query_idx]
     tolerance = 0.01 * max(reference.size) + 2.0
     homography, mask = cv2.findHomography(source, target, cv2.USAC_MAGSAC, tolerance)

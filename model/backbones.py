@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from model.errors import UnknownBackbone
+from model.fusion import fold_attributes, fold_sequential, fold_static_padding
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,8 @@ class Backbone:
     stride: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    fold: Callable[[nn.Module], int]
+    """Folds the trunk's BatchNorms (and padding) into its convolutions for inference; returns how many."""
 
 
 class _EfficientNetTrunk(nn.Module):
@@ -36,6 +39,20 @@ class _EfficientNetTrunk(nn.Module):
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         return self.net.extract_features(batch)
+
+
+_EFFICIENTNET_NORMS = (
+    ("_conv_stem", "_bn0"),
+    ("_conv_head", "_bn1"),
+    ("_expand_conv", "_bn0"),
+    ("_depthwise_conv", "_bn1"),
+    ("_project_conv", "_bn2"),
+)
+"""(convolution, BatchNorm) attribute pairs of efficientnet_lite_pytorch's trunk and blocks."""
+
+
+def _fold_efficientnet(trunk: nn.Module) -> int:
+    return fold_attributes(trunk, _EFFICIENTNET_NORMS) + fold_static_padding(trunk)
 
 
 def _efficientnet_lite(variant: int) -> Backbone:
@@ -53,6 +70,7 @@ def _efficientnet_lite(variant: int) -> Backbone:
         stride=32,
         mean=(0.5, 0.5, 0.5),
         std=(0.5, 0.5, 0.5),
+        fold=_fold_efficientnet,
     )
 
 
@@ -84,6 +102,7 @@ def _mobilenet_v2() -> Backbone:
         stride=32,
         mean=(0.485, 0.456, 0.406),
         std=(0.229, 0.224, 0.225),
+        fold=fold_sequential,
     )
 
 
@@ -96,7 +115,7 @@ BACKBONES: dict[str, Callable[[], Backbone]] = {
 
 
 def load_backbone(name: str) -> Backbone:
-    """Return the named backbone in eval mode.
+    """Return the named backbone in eval mode, its BatchNorms folded for inference (model/fusion.py).
 
     Raises UnknownBackbone when the name is not known or its weight package is not installed.
     """
@@ -107,5 +126,6 @@ def load_backbone(name: str) -> Backbone:
     except ImportError as exc:
         raise UnknownBackbone(f"backbone {name!r} needs a package that is not installed: {exc}") from exc
     backbone.trunk.eval()
-    logger.info("loaded backbone %s", name)
+    folded = backbone.fold(backbone.trunk)
+    logger.info("loaded backbone %s (%d layers folded for inference)", name, folded)
     return backbone

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from index.verification import Verification, unique_inliers, verify
+from index.verification import Verification, nearest_two, unique_inliers, verify
 from model.local import LocalConfig, LocalFeatures, extract_local
 from tests.conftest import draw_design
 
@@ -71,3 +71,14 @@ def test_shared_keypoints_count_once_for_the_best_candidate() -> None:
 
 def test_mirrored_and_direct_matches_do_not_compete() -> None:
     assert unique_inliers([fake([1, 2, 3]), fake([1, 2, 3], mirrored=True)]) == [3, 3]
+
+
+def test_nearest_two_agrees_with_exhaustive_distances() -> None:
+    rng = np.random.default_rng(3)
+    query = rng.integers(0, 256, (40, 128), dtype=np.uint8)
+    reference = rng.integers(0, 256, (30, 128), dtype=np.uint8)
+    exact = ((query[:, None, :].astype(np.float64) - reference[None, :, :]) ** 2).sum(axis=2)
+    nearest, first, second = nearest_two(query, reference)
+    ordered = np.sort(exact, axis=1)
+    assert np.array_equal(nearest, exact.argmin(axis=1))
+    assert np.allclose(first, ordered[:, 0], rtol=1e-5) and np.allclose(second, ordered[:, 1], rtol=1e-5)
