@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -12,8 +12,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from index.engine import DEFAULT_CALIBRATION, Calibration, EngineSettings
 from index.errors import InvalidInput
 from index.matcher import Thresholds
-from model.embedder import DEFAULT_BACKBONE, EmbedderConfig
+from model.embedder import DEFAULT_BACKBONE, PRECISIONS, EmbedderConfig
 from model.images import MAX_PIXELS
+from model.runtime import machine_precision
 
 ENV_PREFIX = "LANTERNGUARD_"
 
@@ -28,10 +29,26 @@ def resolve_home(home: str | None) -> Path:
     return Path(home if home else env("HOME", "var")).expanduser()
 
 
+Precision = Literal["auto", "float32", "bfloat16"]
+
+
+def embedder_config(backbone: str, precision: str) -> EmbedderConfig:
+    """Return the embedder recipe; precision "auto" is bfloat16 where the CPU computes it natively.
+
+    Raises InvalidInput for an unknown precision.
+    """
+    if precision != "auto" and precision not in PRECISIONS:
+        raise InvalidInput(f"{ENV_PREFIX}PRECISION must be auto, float32 or bfloat16, got {precision!r}")
+    return EmbedderConfig(
+        backbone=backbone, precision=machine_precision() if precision == "auto" else precision
+    )
+
+
 def engine_settings(home: Path, backbone: str | None = None) -> EngineSettings:
-    """Return engine settings for a home; the backbone comes from the argument or LANTERNGUARD_BACKBONE."""
+    """Return engine settings: backbone from the argument or LANTERNGUARD_BACKBONE, LANTERNGUARD_PRECISION."""
     return EngineSettings(
-        home=home, embedder=EmbedderConfig(backbone=backbone or env("BACKBONE", DEFAULT_BACKBONE))
+        home=home,
+        embedder=embedder_config(backbone or env("BACKBONE", DEFAULT_BACKBONE), env("PRECISION", "auto")),
     )
 
 
@@ -52,6 +69,7 @@ class ServiceSettings(BaseSettings):
 
     home: Path = Path("var")
     backbone: str = DEFAULT_BACKBONE
+    precision: Precision = "auto"
     max_upload_bytes: int = Field(20_000_000, ge=1_000, description="largest request body with photos")
     max_scan_upload_bytes: int = Field(500_000_000, ge=1_000, description="largest zip upload for a scan")
     max_scan_unpacked_bytes: int = Field(2_000_000_000, ge=1_000, description="largest unpacked zip")
@@ -95,7 +113,9 @@ class ServiceSettings(BaseSettings):
     def engine_settings(self) -> EngineSettings:
         """Return the engine's settings for this home, backbone and calibration."""
         return EngineSettings(
-            home=self.home, embedder=EmbedderConfig(backbone=self.backbone), calibration=self.calibration()
+            home=self.home,
+            embedder=embedder_config(self.backbone, self.precision),
+            calibration=self.calibration(),
         )
 
 

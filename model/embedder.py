@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -13,9 +13,10 @@ from PIL import Image
 from model.backbones import Backbone, load_backbone
 from model.pooling import gem, l2_normalise
 from model.regions import regional_descriptors
-from model.runtime import keep_freed_memory
+from model.runtime import keep_freed_memory, machine_precision
 
 DEFAULT_BACKBONE = "efficientnet-lite0"
+PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class EmbedderConfig:
     flip: bool = False
     region_fraction: float = 0.5
     batch_size: int = 16
+    precision: str = field(default_factory=machine_precision)
 
     def __post_init__(self) -> None:
         if not self.scales or any(s < 64 or s > 1024 for s in self.scales):
@@ -36,14 +38,21 @@ class EmbedderConfig:
             raise ValueError(f"gem_p must be in [1, 10], got {self.gem_p}")
         if not 0.2 <= self.region_fraction <= 1.0:
             raise ValueError(f"region_fraction must be in [0.2, 1], got {self.region_fraction}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {self.precision!r}")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
 
     @property
     def fingerprint(self) -> str:
-        """Return a stable string naming the descriptor recipe (not the batch size)."""
+        """Return a stable string naming the descriptor recipe (not the batch size).
+
+        bfloat16 descriptors are named apart ("/bf16"): a registry moved to a machine of the other
+        precision re-embeds its images rather than mix the two.
+        """
         scales = "-".join(str(s) for s in self.scales)
-        return f"{self.backbone}/gem{self.gem_p:g}/s{scales}/flip{int(self.flip)}/v1"
+        precision = "/bf16" if self.precision == "bfloat16" else ""
+        return f"{self.backbone}/gem{self.gem_p:g}/s{scales}/flip{int(self.flip)}/v1{precision}"
 
     @property
     def max_side(self) -> int:
@@ -88,8 +97,9 @@ class Embedder:
                 batch[i, :, :height, :width] = pixels.permute(2, 0, 1).float().div_(255.0)
                 sizes.append((height, width))
             batch = (batch - self._mean) / self._std
-            with torch.inference_mode():
-                output = self.backbone.trunk(batch.contiguous(memory_format=torch.channels_last))
+            dtype = PRECISIONS[self.config.precision]
+            with torch.inference_mode(), torch.autocast("cpu", dtype, enabled=dtype != torch.float32):
+                output = self.backbone.trunk(batch.contiguous(memory_format=torch.channels_last)).float()
             for i, (height, width) in enumerate(sizes):
                 h, w = math.ceil(height / stride), math.ceil(width / stride)
                 maps.append(output[i, :, :h, :w].contiguous())

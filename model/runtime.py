@@ -6,11 +6,14 @@ import ctypes
 import ctypes.util
 import logging
 
+import torch
+
 logger = logging.getLogger(__name__)
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _KEEP_BYTES = 512 * 1024 * 1024
+_BF16_CHECKS = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
 
 
 def keep_freed_memory() -> bool:
@@ -31,3 +34,13 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):
         logger.info("glibc mallopt is not available; running with the default allocator settings")
         return False
+
+
+def machine_precision() -> str:
+    """Return "bfloat16" where the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX), else "float32".
+
+    Why: on such CPUs oneDNN runs the trunk's convolutions in bfloat16 about twice as fast, and the
+    descriptors stay within a cosine of 0.997 of float32 ones (docs/performance.md).
+    """
+    native = (getattr(torch.cpu, name, lambda: False) for name in _BF16_CHECKS)
+    return "bfloat16" if any(check() for check in native) else "float32"

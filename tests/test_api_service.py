@@ -236,8 +236,10 @@ def test_settings_come_from_the_environment_and_are_checked(
     monkeypatch.setenv("LANTERNGUARD_SCAN_ROOTS", f"{tmp_path / 'a'},{tmp_path / 'b'}")
     monkeypatch.setenv("LANTERNGUARD_RAW_MATCH", "0.9")
     monkeypatch.setenv("LANTERNGUARD_RAW_REVIEW", "0.7")
+    monkeypatch.setenv("LANTERNGUARD_PRECISION", "float32")
     settings = load_service_settings()
     assert settings.home == tmp_path / "h"
+    assert settings.engine_settings().embedder.precision == "float32"
     assert settings.scan_roots == [tmp_path / "a", tmp_path / "b"]
     assert settings.engine_settings().calibration.raw.match == 0.9
     assert load_service_settings(home=str(tmp_path / "x")).home == tmp_path / "x"
@@ -246,6 +248,7 @@ def test_settings_come_from_the_environment_and_are_checked(
         ("LANTERNGUARD_SCAN_ROOTS", "/no/such/folder", "LANTERNGUARD_SCAN_ROOTS"),
         ("LANTERNGUARD_MAX_PIXELS", "many", "LANTERNGUARD_MAX_PIXELS"),
         ("LANTERNGUARD_MAX_PIXELS", "99999999999", "less than or equal"),
+        ("LANTERNGUARD_PRECISION", "float8", "LANTERNGUARD_PRECISION"),
     ):
         with monkeypatch.context() as patch:
             patch.setenv(name, value)

@@ -62,3 +62,17 @@ def test_mobilenet_weights_load_strictly() -> None:
     backbone = load_backbone("mobilenet-v2")
     assert backbone.channels == 1280
     assert not backbone.trunk.training
+
+
+def test_bfloat16_descriptors_stay_close_to_float32_and_are_named_apart(embedder: Embedder) -> None:
+    pictures = [draw_design(i) for i in range(4)]
+    exact = Embedder(EmbedderConfig(scales=(160,), precision="float32"), embedder.backbone)
+    fast = Embedder(EmbedderConfig(scales=(160,), precision="bfloat16"), embedder.backbone)
+    agreement = (exact.embed(pictures) * fast.embed(pictures)).sum(axis=1)
+    assert agreement.min() > 0.99
+    assert exact.config.fingerprint != fast.config.fingerprint
+
+
+def test_unknown_precision_is_refused() -> None:
+    with pytest.raises(ValueError, match="precision"):
+        EmbedderConfig(precision="float8")
