@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
+from index.database import Database, utc_now
 from index.errors import DuplicateDesign, InvalidInput, UnknownDesign
 
 SCHEMA = """
@@ -89,10 +89,6 @@ class NewImage:
     vector: np.ndarray
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 _DESIGN_SELECT = """
 SELECT d.id, d.design_id, d.registration_number, d.title, f.name, d.locarno_class, d.valid_from,
        d.valid_until, d.withdrawn_at, (SELECT count(*) FROM images i WHERE i.design_pk = d.id)
@@ -104,39 +100,25 @@ class Registry:
     """Owns every id and all metadata; the FAISS index is derived from its stored embeddings.
 
     Writes happen in transactions (WAL mode, synchronous=FULL): a registration is durable when
-    the call returns, and a failed one leaves nothing behind.
+    the call returns, and a failed one leaves nothing behind. Threads share the connection one
+    statement or transaction at a time (index/database.py), so no read sees a half-done write.
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
+        self.db = Database(path, SCHEMA)
 
     def close(self) -> None:
         """Close the database connection."""
-        self._db.close()
+        self.db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run a block atomically: commit on success, roll back on any exception."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except sqlite3.IntegrityError as exc:
-            self._db.execute("ROLLBACK")
-            raise InvalidInput(f"refused by the registry: {exc}") from exc
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """Run a block atomically (see Database.transaction)."""
+        return self.db.transaction()
 
     def generation(self) -> int:
         """Return the change counter, bumped by every write that changes what can match."""
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        row = self.db.row("SELECT value FROM meta WHERE key = 'generation'")
         return int(row[0]) if row else 0
 
     def _bump(self, db: sqlite3.Connection) -> None:
@@ -150,7 +132,7 @@ class Registry:
             return None
         db.execute(
             "INSERT INTO firms(name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
-            (name.strip(), _now()),
+            (name.strip(), utc_now()),
         )
         return int(db.execute("SELECT id FROM firms WHERE name = ?", (name.strip(),)).fetchone()[0])
 
@@ -184,7 +166,7 @@ class Registry:
                         fields.locarno_class,
                         fields.valid_from,
                         fields.valid_until,
-                        _now(),
+                        utc_now(),
                     ),
                 )
                 pk = int(cursor.lastrowid or 0)
@@ -193,7 +175,7 @@ class Registry:
                 cursor = db.execute(
                     "INSERT INTO images(design_pk, sha256, width, height, created_at)"
                     " VALUES (?, ?, ?, ?, ?) ON CONFLICT(design_pk, sha256) DO NOTHING",
-                    (pk, image.sha256, image.width, image.height, _now()),
+                    (pk, image.sha256, image.width, image.height, utc_now()),
                 )
                 if cursor.rowcount == 0:
                     continue
@@ -212,21 +194,21 @@ class Registry:
         with self.transaction() as db:
             db.execute(
                 "UPDATE designs SET withdrawn_at = ? WHERE design_id = ? AND withdrawn_at IS NULL",
-                (_now(), design_id),
+                (utc_now(), design_id),
             )
             self._bump(db)
         return self.design(design_id)
 
     def design(self, design_id: str) -> DesignRecord:
         """Return the design with that id. Raises UnknownDesign."""
-        row = self._db.execute(_DESIGN_SELECT + " WHERE d.design_id = ?", (design_id,)).fetchone()
+        row = self.db.row(_DESIGN_SELECT + " WHERE d.design_id = ?", (design_id,))
         if row is None:
             raise UnknownDesign(f"no design {design_id!r} is registered")
         return DesignRecord(*row)
 
     def designs(self, limit: int = 100, offset: int = 0) -> list[DesignRecord]:
         """Return designs ordered by registration, a page at a time."""
-        rows = self._db.execute(_DESIGN_SELECT + " ORDER BY d.id LIMIT ? OFFSET ?", (limit, offset))
+        rows = self.db.rows(_DESIGN_SELECT + " ORDER BY d.id LIMIT ? OFFSET ?", (limit, offset))
         return [DesignRecord(*row) for row in rows]
 
     def designs_by_pk(self, pks: Sequence[int]) -> dict[int, DesignRecord]:
@@ -234,12 +216,12 @@ class Registry:
         if not pks:
             return {}
         marks = ",".join("?" * len(pks))
-        rows = self._db.execute(_DESIGN_SELECT + f" WHERE d.id IN ({marks})", list(pks))
+        rows = self.db.rows(_DESIGN_SELECT + f" WHERE d.id IN ({marks})", list(pks))
         return {row[0]: DesignRecord(*row) for row in rows}
 
     def image_sha256(self, image_id: int) -> str:
         """Return the content hash of a reference image. Raises UnknownDesign if there is none."""
-        row = self._db.execute("SELECT sha256 FROM images WHERE id = ?", (image_id,)).fetchone()
+        row = self.db.row("SELECT sha256 FROM images WHERE id = ?", (image_id,))
         if row is None:
             raise UnknownDesign(f"no reference image {image_id}")
         return str(row[0])
@@ -250,13 +232,13 @@ class Registry:
         for start in range(0, len(image_ids), 500):
             chunk = list(image_ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(f"SELECT id, sha256 FROM images WHERE id IN ({marks})", chunk)
+            rows = self.db.rows(f"SELECT id, sha256 FROM images WHERE id IN ({marks})", chunk)
             hashes.update({int(r[0]): str(r[1]) for r in rows})
         return hashes
 
     def images_without_embedding(self, fingerprint: str) -> list[tuple[int, str]]:
         """Return (image id, sha256) of every image that has no embedding under `fingerprint`."""
-        rows = self._db.execute(
+        rows = self.db.rows(
             "SELECT i.id, i.sha256 FROM images i WHERE NOT EXISTS"
             " (SELECT 1 FROM embeddings e WHERE e.image_id = i.id AND e.fingerprint = ?) ORDER BY i.id",
             (fingerprint,),
@@ -273,12 +255,12 @@ class Registry:
 
     def active_embeddings(self, fingerprint: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return (image ids, design keys, raw vectors) of every image of a non-withdrawn design."""
-        rows = self._db.execute(
+        rows = self.db.rows(
             "SELECT i.id, i.design_pk, e.vector FROM images i JOIN designs d ON d.id = i.design_pk"
             " JOIN embeddings e ON e.image_id = i.id AND e.fingerprint = ?"
             " WHERE d.withdrawn_at IS NULL ORDER BY i.id",
             (fingerprint,),
-        ).fetchall()
+        )
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         designs = np.array([r[1] for r in rows], dtype=np.int64)
         if not rows:

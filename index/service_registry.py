@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from index.errors import InvalidInput, UnknownDesign
 from index.registry import _DESIGN_SELECT, DesignRecord, Registry
@@ -46,19 +42,9 @@ _IMAGE_SELECT = "SELECT id, design_pk, sha256, width, height FROM images"
 class ServiceRegistry(Registry):
     """The registry's tables through a connection of the service's own, beside the engine's.
 
-    Requests and the scan worker share this connection, so each transaction holds a lock; the
-    engine keeps its own connection and SQLite's WAL lets both read committed state at any time.
+    Requests and the scan worker share this connection (one transaction at a time, as every
+    Registry's); the engine keeps its own, and SQLite's WAL lets both read committed state at any time.
     """
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self._write_lock = threading.RLock()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run a block atomically, one thread at a time on this connection."""
-        with self._write_lock, super().transaction() as db:
-            yield db
 
     # ---- firms -----------------------------------------------------------------------------
 
@@ -72,40 +58,40 @@ class ServiceRegistry(Registry):
 
     def firm(self, name: str) -> FirmRecord:
         """Return the firm with this name. Raises UnknownRecord."""
-        row = self._db.execute(_FIRM_SELECT + " WHERE f.name = ?", (name.strip(),)).fetchone()
+        row = self.db.row(_FIRM_SELECT + " WHERE f.name = ?", (name.strip(),))
         if row is None:
             raise UnknownRecord(f"no firm named {name!r}")
         return FirmRecord(*row)
 
     def firms(self) -> list[FirmRecord]:
         """Return every firm, by name."""
-        return [FirmRecord(*r) for r in self._db.execute(_FIRM_SELECT + " ORDER BY f.name")]
+        return [FirmRecord(*r) for r in self.db.rows(_FIRM_SELECT + " ORDER BY f.name")]
 
     # ---- designs ---------------------------------------------------------------------------
 
     def count_designs(self, owner: str | None = None) -> int:
         """Return how many designs there are (of one firm when `owner` is given)."""
         if owner is None:
-            return int(self._db.execute("SELECT count(*) FROM designs").fetchone()[0])
-        row = self._db.execute(
+            return int(self.db.row("SELECT count(*) FROM designs")[0])
+        row = self.db.row(
             "SELECT count(*) FROM designs d JOIN firms f ON f.id = d.firm_id WHERE f.name = ?", (owner,)
-        ).fetchone()
+        )
         return int(row[0])
 
     def designs_page(self, owner: str | None, limit: int, offset: int) -> list[DesignRecord]:
         """Return a page of designs, newest first (of one firm when `owner` is given)."""
         where, parameters = ("", []) if owner is None else (" WHERE f.name = ?", [owner])
-        rows = self._db.execute(
+        rows = self.db.rows(
             _DESIGN_SELECT + where + " ORDER BY d.id DESC LIMIT ? OFFSET ?", [*parameters, limit, offset]
         )
         return [DesignRecord(*row) for row in rows]
 
     def has_active_registration(self, registration_number: str) -> bool:
         """Return whether a design that is not withdrawn carries this registration number."""
-        row = self._db.execute(
+        row = self.db.row(
             "SELECT 1 FROM designs WHERE registration_number = ? AND withdrawn_at IS NULL",
             (registration_number,),
-        ).fetchone()
+        )
         return row is not None
 
     def update_design(self, design_id: str, changes: Mapping[str, str | None]) -> DesignRecord:
@@ -128,7 +114,7 @@ class ServiceRegistry(Registry):
 
     def views(self, design_pk: int) -> list[ReferenceImage]:
         """Return the stored views of a design, oldest first."""
-        rows = self._db.execute(_IMAGE_SELECT + " WHERE design_pk = ? ORDER BY id", (design_pk,))
+        rows = self.db.rows(_IMAGE_SELECT + " WHERE design_pk = ? ORDER BY id", (design_pk,))
         return [ReferenceImage(*r) for r in rows]
 
     def views_of(self, design_pks: list[int]) -> dict[int, list[ReferenceImage]]:
@@ -136,15 +122,13 @@ class ServiceRegistry(Registry):
         found: dict[int, list[ReferenceImage]] = {pk: [] for pk in design_pks}
         if design_pks:
             marks = ",".join("?" * len(design_pks))
-            for row in self._db.execute(
-                _IMAGE_SELECT + f" WHERE design_pk IN ({marks}) ORDER BY id", design_pks
-            ):
+            for row in self.db.rows(_IMAGE_SELECT + f" WHERE design_pk IN ({marks}) ORDER BY id", design_pks):
                 found[row[1]].append(ReferenceImage(*row))
         return found
 
     def reference_image(self, image_id: int) -> ReferenceImage:
         """Return one stored view. Raises UnknownRecord."""
-        row = self._db.execute(_IMAGE_SELECT + " WHERE id = ?", (image_id,)).fetchone()
+        row = self.db.row(_IMAGE_SELECT + " WHERE id = ?", (image_id,))
         if row is None:
             raise UnknownRecord(f"no reference image {image_id}")
         return ReferenceImage(*row)
