@@ -6,14 +6,13 @@ import argparse
 import json
 import logging
 import sys
-from collections import Counter
 from pathlib import Path
-from typing import TextIO
 
 from api.cli_maintenance import CliAudit, add_maintenance_commands, cli_actor
 from api.demo import DEMO_DESIGNS, DEMO_FIRM, DEMO_KEY_LABEL
 from api.errors import EXIT_OK, answer_for
 from api.progress import Progress, stage_bars
+from api.scan_output import ScanReport
 from api.services import Services
 from api.settings import ServiceSettings, engine_settings, load_service_settings, resolve_home
 from index.engine import Engine, Inspection, Registration, RegistrationFailed
@@ -118,27 +117,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
         return cmd_scan_ray(args, inputs, SCAN_BATCH)
     engine = _open_engine(args)
-    verdicts: Counter[str] = Counter()
-    progress = Progress("scan", len(inputs.images))
-    out: TextIO = sys.stdout if str(args.out) == "-" else args.out.open("w", encoding="utf-8")
     try:
-        for start in range(0, len(inputs.images), SCAN_BATCH):
-            for result in engine.inspect_many(inputs.images[start : start + SCAN_BATCH]):
-                line = scan_line(result)
-                verdicts[line["verdict"] or "error"] += 1
-                out.write(json.dumps(line) + "\n")
-            out.flush()
-            progress.update(min(SCAN_BATCH, len(inputs.images) - start))
+        with ScanReport(args.out, inputs) as report:
+            for results in engine.inspect_batches(inputs.images, SCAN_BATCH):
+                report.write([scan_line(result) for result in results])
     finally:
         engine.close()
-        if out is not sys.stdout:
-            out.close()
-    summary = ", ".join(f"{verdicts[k]} {k}" for k in ("match", "review", "no_match", "error"))
-    print(
-        f"scanned {len(inputs.images)} image(s): {summary}; "
-        f"{inputs.ignored} non-image file(s) ignored; results in {args.out}",
-        file=sys.stderr,
-    )
+    report.summarise()
     return EXIT_OK
 
 

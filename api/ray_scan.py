@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from collections import Counter
-from typing import TextIO
 
 from api.errors import EXIT_OK
-from api.progress import Progress
+from api.scan_output import ScanReport
 from api.settings import engine_settings, resolve_home
 from index.distributed import RayScanOptions, scan_on_ray
 from index.engine import Engine
@@ -30,22 +26,8 @@ def cmd_scan_ray(args: argparse.Namespace, inputs: ScanInputs, batch: int) -> in
             raise IndexNotReady("no design is registered yet: register designs before inspecting")
     finally:
         engine.close()
-    verdicts: Counter[str] = Counter()
-    progress = Progress("scan", len(inputs.images))
-    out: TextIO = sys.stdout if str(args.out) == "-" else args.out.open("w", encoding="utf-8")
-    try:
+    with ScanReport(args.out, inputs) as report:
         for line in scan_on_ray(inputs.images, settings, RayScanOptions(address=args.ray, batch=batch)):
-            verdicts[line["verdict"] or "error"] += 1
-            out.write(json.dumps(line) + "\n")
-            progress.update()
-        out.flush()
-    finally:
-        if out is not sys.stdout:
-            out.close()
-    summary = ", ".join(f"{verdicts[k]} {k}" for k in ("match", "review", "no_match", "error"))
-    print(
-        f"scanned {len(inputs.images)} image(s) on Ray ({args.ray}): {summary}; "
-        f"{inputs.ignored} non-image file(s) ignored; results in {args.out}",
-        file=sys.stderr,
-    )
+            report.write([line])
+    report.summarise(f" on Ray ({args.ray})")
     return EXIT_OK

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from model.whitening import Whitening, learn_whitening
 logger = logging.getLogger(__name__)
 
 MAX_VIEWS = 7
+_WORKERS = max(2, os.cpu_count() or 1)
+"""Threads that decode photos, extract SIFT and verify (OpenCV and NumPy release the GIL): one per core."""
 
 __all__ = [
     "DEFAULT_CALIBRATION",
@@ -127,7 +130,7 @@ class Engine:
         self.blobs = BlobStore(settings.home / "images")
         self._index_dir = settings.home / "index"
         self._lock = threading.RLock()
-        self._decoder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode")
+        self._decoder = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="decode")
         self.local = LocalFeatureStore(settings.home / "features", settings.local.fingerprint)
         s = settings
         self._index_recipe = f"{self.fingerprint}|pcaw{s.whitening_dim}^{s.whitening_power:g}"
@@ -265,14 +268,17 @@ class Engine:
         local = extract_local(image, self.settings.local) if self.settings.verify_top_k else None
         return _Decoded(name, data, image, local)
 
-    def _decode_all(self, sources: Sequence[ImageSource]) -> list[_Decoded | Rejected]:
-        def attempt(source: ImageSource) -> _Decoded | Rejected:
-            try:
-                return self._decode(source)
-            except InvalidImage as exc:
-                return Rejected(source_name(source), str(exc))
+    def _attempt(self, source: ImageSource) -> _Decoded | Rejected:
+        try:
+            return self._decode(source)
+        except InvalidImage as exc:
+            return Rejected(source_name(source), str(exc))
 
-        return list(self._decoder.map(attempt, sources))
+    def _decode_all(self, sources: Sequence[ImageSource]) -> list[_Decoded | Rejected]:
+        return list(self._decoder.map(self._attempt, sources))
+
+    def _decode_later(self, sources: Sequence[ImageSource]) -> list[Future[_Decoded | Rejected]]:
+        return [self._decoder.submit(self._attempt, source) for source in sources]
 
     # ---- registration ----------------------------------------------------------------------
 
@@ -403,7 +409,26 @@ class Engine:
         Stages: appearance search of the whole photo and of its regions, geometric verification of
         the best `verify_top_k` designs, fused scores, verdict. Raises IndexNotReady when empty.
         """
-        decoded = self._decode_all(sources)
+        return self._inspect_decoded(self._decode_all(sources))
+
+    def inspect_batches(
+        self, sources: Sequence[ImageSource], batch: int
+    ) -> Iterator[list[Inspection | Rejected]]:
+        """Inspect photos `batch` at a time, as inspect_many would; yield each batch's results in order.
+
+        While one batch runs through the network and verification, the worker threads already decode
+        the next one and extract its SIFT features. Raises IndexNotReady when the index is empty.
+        """
+        chunks = [sources[start : start + batch] for start in range(0, len(sources), batch)]
+        if not chunks:
+            return
+        ahead = self._decode_later(chunks[0])
+        for following in [*chunks[1:], None]:
+            decoded = [future.result() for future in ahead]
+            ahead = self._decode_later(following) if following is not None else []
+            yield self._inspect_decoded(decoded)
+
+    def _inspect_decoded(self, decoded: list[_Decoded | Rejected]) -> list[Inspection | Rejected]:
         good = [d for d in decoded if isinstance(d, _Decoded)]
         if not good:
             return list(decoded)
@@ -464,18 +489,18 @@ class Engine:
             return rerank(candidates, [None] * len(candidates), s.inlier_saturation)
         top = candidates[: s.verify_top_k]
         references = [self._reference_features(c.image_id, sha_of) for c in top]
-        checks = self._check(decoded.image, decoded.local, references)
+        checks = self._check(decoded.local, references)
         verifications: list[Verification | None] = [*checks, *([None] * (len(candidates) - len(top)))]
         return rerank(candidates, verifications, s.inlier_saturation)
 
     def _check(
-        self, image: Image.Image, local: LocalFeatures, references: list[LocalFeatures | None]
+        self, local: LocalFeatures, references: list[LocalFeatures | None]
     ) -> list[Verification | None]:
         """Verify a photo against reference views; retry mirrored when nothing agrees well."""
         s = self.settings
         checks = [verify(local, r) if r is not None else None for r in references]
         if max((c.inliers for c in checks if c is not None), default=0) < s.mirror_retry_below:
-            mirrored = extract_local(image, s.local, mirror=True)
+            mirrored = local.mirrored()
             for i, reference in enumerate(references):
                 if reference is not None:
                     again = verify(mirrored, reference, mirrored=True)
@@ -494,7 +519,7 @@ class Engine:
             sha_of = dict(self._sha_of)
         reference = self._reference_features(image_id, sha_of)
         local = decoded.local or extract_local(decoded.image, self.settings.local)
-        return self._check(decoded.image, local, [reference])[0]
+        return self._check(local, [reference])[0]
 
     @staticmethod
     def _inspection(

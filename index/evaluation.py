@@ -93,16 +93,17 @@ def evaluate(
                 isinstance(r, RegistrationFailed) for r in engine.register_many(designs, progress=registered)
             )
             outcomes: list[QueryOutcome] = []
-            for i in range(0, len(query_rows), QUERY_BATCH):
-                chunk = query_rows[i : i + QUERY_BATCH]
-                for result, (_, truth) in zip(engine.inspect_many([p for p, _ in chunk]), chunk, strict=True):
+            batches = engine.inspect_batches([p for p, _ in query_rows], QUERY_BATCH)
+            for results in batches:
+                for result in results:
+                    truth = query_rows[len(outcomes)][1]
                     if isinstance(result, Inspection):
                         outcomes.append(_outcome(result, truth))
                     else:
                         failures += 1
                         outcomes.append(QueryOutcome(truth=truth, predictions=[], verdict="no_match"))
                 if progress:
-                    progress("queries", i + len(chunk), len(query_rows))
+                    progress("queries", len(outcomes), len(query_rows))
             elapsed = time.perf_counter() - start
         finally:
             engine.close()

@@ -1,12 +1,15 @@
 """Scan throughput: the Engine's batched pipeline (as `lanternguard scan`) against per-image loops.
 
-nice -n 10 .venv/bin/python scripts/bench_scan.py --images ../shared/benchmark/dev/images --count 96
+.venv/bin/python scripts/bench_scan.py --images ../shared/benchmark/dev/images --count 96 --rounds 2
 
 In one process, on the same photos and the same model, one after the other (then again in reverse
-order with `--rounds 2`): a plain loop (full decode, the global descriptor of one image, search), the
-Engine's whole inspection one image per call, and the Engine in batches as `lanternguard scan` runs
-it. Prints images/s and CPU utilisation (CPU seconds / wall seconds / cores) as a Markdown table.
-The registry is a temporary home with `--references` other photos, each its own design.
+order with `--rounds 2`), each doing the whole inspection (descriptors, search, SIFT verification):
+  plain   a plain loop: one photo per call, the trunk in float32;
+  single  the scan's engine (precision chosen for the machine) fed one photo per call;
+  batched the scan's engine in batches, as `lanternguard scan` runs it.
+Prints images/s and CPU utilisation (CPU seconds / wall seconds / cores) as a Markdown table, and
+how often the plain loop and the scan agree on each photo's verdict and best design. Each engine has
+its own temporary home holding the same `--references` other photos, each its own design.
 """
 
 from __future__ import annotations
@@ -22,22 +25,21 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
 
-import faiss
-import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.cli import SCAN_BATCH
-from api.settings import engine_settings
-from index.engine import Engine
+from api.settings import embedder_config, engine_settings
+from index.engine import Engine, EngineSettings, Inspection, Rejected
 from index.inputs import IMAGE_SUFFIXES
-from index.matcher import rank_designs
 from index.registry import DesignFields
-from index.vectors import VectorIndex
+from model.embedder import Embedder
 from model.images import load_image
-from model.whitening import Whitening
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -52,16 +54,17 @@ class Run:
     cpu_utilisation: float
 
 
-def timed(name: str, count: int, work: Callable[[], None]) -> Run:
-    """Run `work` and return its wall time, CPU time (all threads) and utilisation of every core."""
+def timed(name: str, count: int, work: Callable[[], T]) -> tuple[Run, T]:
+    """Run `work`; return its wall and CPU time (all threads), utilisation of every core, and result."""
     cpu_before, wall_before = os.times(), time.perf_counter()
-    work()
+    result = work()
     cpu_after, wall = os.times(), time.perf_counter() - wall_before
     cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
     cores = os.cpu_count() or 1
-    return Run(
+    run = Run(
         name, count, round(wall, 2), round(count / wall, 2), round(cpu, 2), round(cpu / wall / cores, 3)
     )
+    return run, result
 
 
 def photos(folder: Path) -> list[Path]:
@@ -69,56 +72,50 @@ def photos(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def batched(engine: Engine, paths: list[Path], batch: int) -> None:
-    """Inspect the photos as `lanternguard scan` does: Engine.inspect_many in batches."""
-    for start in range(0, len(paths), batch):
-        engine.inspect_many(paths[start : start + batch])
+def batched(engine: Engine, paths: list[Path], batch: int) -> list[Inspection | Rejected]:
+    """Inspect the photos as `lanternguard scan` does: Engine.inspect_batches."""
+    return [result for results in engine.inspect_batches(paths, batch) for result in results]
 
 
-@dataclass(frozen=True)
-class Searcher:
-    """The registry's vectors as the engine searches them (whitened when the engine whitens)."""
-
-    index: VectorIndex
-    whitening: Whitening | None
-    design_of: dict[int, int]
-
-    @classmethod
-    def of(cls, engine: Engine, home: Path) -> Searcher:
-        """Return the searcher of the engine's registry, with the whitening of its checkpoint."""
-        whitening = VectorIndex.load(home / "index")[2]
-        ids, designs, vectors = engine.registry.active_embeddings(engine.fingerprint)
-        index = VectorIndex.build(ids, whitening.apply(vectors) if whitening else vectors)
-        return cls(index, whitening, dict(zip(ids.tolist(), designs.tolist(), strict=True)))
+def outcome(result: Inspection | Rejected) -> tuple[str, str | None]:
+    """Return a photo's verdict and best design, as the scan report gives them."""
+    if isinstance(result, Rejected):
+        return "rejected", None
+    return result.verdict.value, result.matches[0].design.design_id if result.matches else None
 
 
-def plain(engine: Engine, searcher: Searcher, paths: list[Path]) -> None:
-    """Inspect the photos one at a time: full decode, embed one, search, fold into designs."""
-    for path in paths:
-        image = load_image(path)
-        vector = engine.embedder.embed([image])
-        if searcher.whitening is not None:
-            vector = searcher.whitening.apply(vector)
-        scores, ids = searcher.index.search(vector, engine.settings.neighbours)
-        rank_designs(scores[0], ids[0], searcher.design_of)
+def agreement(first: list[Inspection | Rejected], second: list[Inspection | Rejected]) -> float:
+    """Return the share of photos with the same verdict and best design in both result lists."""
+    same = sum(outcome(a) == outcome(b) for a, b in zip(first, second, strict=True))
+    return same / max(1, len(first))
 
 
-def stages(engine: Engine, paths: list[Path], batch: int) -> list[Run]:
-    """Time the batched pipeline's two stages apart: decoding (2 threads, draft) and embedding."""
+def stages(engine: Engine, plain: Engine, paths: list[Path], batch: int) -> list[Run]:
+    """Time the descriptors alone: a plain loop against the scan's decoding and network stages.
+
+    Plain: full decode, then global and regional descriptors of one photo, float32 trunk. Scan:
+    decoding in worker threads with JPEG draft mode at the network's size, then batches.
+    """
     side = engine.embedder.config.max_side
     decoded: list[Image.Image] = []
 
+    def plain_loop() -> None:
+        for path in paths:
+            plain.embedder.describe([load_image(path)])
+
     def decode() -> None:
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
             decoded.extend(pool.map(lambda p: load_image(p, max_side=side), paths))
 
-    def embed() -> None:
+    def describe() -> None:
         for start in range(0, len(decoded), batch):
-            engine.embedder.embed(decoded[start : start + batch])
+            engine.embedder.describe(decoded[start : start + batch])
 
+    precision = engine.embedder.config.precision
     return [
-        timed("stage: decode only (2 threads, draft)", len(paths), decode),
-        timed(f"stage: embed only (batches of {batch})", len(paths), embed),
+        timed("descriptors only, plain loop: full decode, 1 photo, float32", len(paths), plain_loop)[0],
+        timed("descriptors only, scan stage 1: decode in threads, draft", len(paths), decode)[0],
+        timed(f"descriptors only, scan stage 2: batches of {batch}, {precision}", len(paths), describe)[0],
     ]
 
 
@@ -145,7 +142,7 @@ def main() -> None:
     parser.add_argument("--images", type=Path, default=Path("../shared/benchmark/dev/images"))
     parser.add_argument("--count", type=int, default=96, help="photos scanned by each pipeline")
     parser.add_argument("--references", type=int, default=64, help="other photos registered first")
-    parser.add_argument("--batch", type=int, default=SCAN_BATCH, help="images per inspect_many call")
+    parser.add_argument("--batch", type=int, default=SCAN_BATCH, help="images per batch")
     parser.add_argument("--rounds", type=int, default=1, help="2: run again in the other order")
     parser.add_argument("--backbone", default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
@@ -155,52 +152,62 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the runs as JSON")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    import faiss  # here, after the project's packages set OpenMP's wait policy (model/__init__.py)
+    import torch
+
     if args.threads:
         torch.set_num_threads(args.threads)
     found = photos(args.images)
     if len(found) < args.count + args.references:
         parser.error(f"{args.images} holds {len(found)} photos; need --count + --references")
     references, scanned = found[: args.references], found[args.references : args.references + args.count]
-    with tempfile.TemporaryDirectory() as home:
-        engine = Engine(engine_settings(Path(home), args.backbone))
+    with tempfile.TemporaryDirectory() as scan_home, tempfile.TemporaryDirectory() as plain_home:
+        engine = Engine(engine_settings(Path(scan_home), args.backbone))
+        config = embedder_config(engine.embedder.config.backbone, "float32")
+        plain = Engine(
+            EngineSettings(home=Path(plain_home), embedder=config), Embedder(config, engine.embedder.backbone)
+        )
         try:
-            register(engine, references)
-            searcher = Searcher.of(engine, Path(home))
+            for each in (engine, plain):
+                register(each, references)
+                batched(each, scanned, args.batch)
             print(
-                f"{engine.fingerprint}; torch {torch.__version__} with {torch.get_num_threads()} threads, "
-                f"faiss {faiss.omp_get_max_threads()} threads; {os.cpu_count()} cores; "
-                f"{engine.index_size} reference images; load average {os.getloadavg()[0]:.1f}",
+                f"scan: {engine.fingerprint}, plain: {plain.fingerprint}; torch {torch.__version__} with "
+                f"{torch.get_num_threads()} threads, faiss {faiss.omp_get_max_threads()} threads; "
+                f"{os.cpu_count()} cores; {engine.index_size} reference images; "
+                f"load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
-            warm = timed(
-                "warm-up (caches reference features), batched",
-                len(scanned),
-                lambda: batched(engine, scanned, args.batch),
-            )
-            print(table([warm]), flush=True)
             pipelines = {
-                "plain loop: full decode, embed 1 (global), search": lambda: plain(engine, searcher, scanned),
-                "Engine.inspect_many, 1 image per call": lambda: batched(engine, scanned, 1),
-                f"Engine.inspect_many, batches of {args.batch} (scan)": lambda: batched(
-                    engine, scanned, args.batch
+                "plain": ("plain loop: 1 photo per call, float32 trunk", lambda: batched(plain, scanned, 1)),
+                "single": (
+                    f"scan engine ({engine.embedder.config.precision}), 1 photo per call",
+                    lambda: batched(engine, scanned, 1),
+                ),
+                "batched": (
+                    f"scan engine ({engine.embedder.config.precision}), batches of {args.batch} (scan)",
+                    lambda: batched(engine, scanned, args.batch),
                 ),
             }
-            chosen = dict(zip(("plain", "single", "batched"), pipelines, strict=True))
-            only = set(args.only or [*chosen, "stages"])
-            pipelines = {
-                name: run for key, name in chosen.items() if key in only for run in [pipelines[name]]
-            }
+            only = set(args.only or [*pipelines, "stages"])
+            keys = [key for key in pipelines if key in only]
             runs: list[Run] = []
+            results: dict[str, list[Inspection | Rejected]] = {}
             for round_ in range(args.rounds):
-                names = list(pipelines) if round_ % 2 == 0 else list(reversed(pipelines))
-                for name in names:
-                    runs.append(timed(name, len(scanned), pipelines[name]))
+                for key in keys if round_ % 2 == 0 else reversed(keys):
+                    name, work = pipelines[key]
+                    run, results[key] = timed(name, len(scanned), work)
+                    runs.append(run)
                     print(table(runs[-1:]), flush=True)
             if "stages" in only:
-                runs += stages(engine, scanned, args.batch)
+                runs += stages(engine, plain, scanned, args.batch)
         finally:
             engine.close()
+            plain.close()
     print(table(runs))
+    if {"plain", "batched"} <= results.keys():
+        same = agreement(results["plain"], results["batched"])
+        print(f"plain loop and scan agree on verdict and best design: {same:.1%}")
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in runs], indent=2) + "\n")

@@ -77,6 +77,20 @@ def test_inspect_many_keeps_order_and_marks_bad_files(engine: Engine) -> None:
     assert isinstance(results[2], Inspection) and results[2].matches[0].design.design_id == "D0"
 
 
+def test_inspect_batches_reads_ahead_and_gives_what_inspect_many_gives(engine: Engine) -> None:
+    register_designs(engine, range(3))
+    photos = [jpeg_bytes(draw_design(i % 3, size=(300 + 20 * i, 240)), quality=80) for i in range(5)]
+    photos.insert(2, b"not an image")
+    batches = list(engine.inspect_batches(photos, 2))
+    assert [len(b) for b in batches] == [2, 2, 2]
+    flat = [r for b in batches for r in b]
+    alone = engine.inspect_many(photos)
+    assert isinstance(flat[2], Rejected) and isinstance(alone[2], Rejected)
+    pairs = [(a, b) for a, b in zip(flat, alone, strict=True) if isinstance(a, Inspection)]
+    assert all(isinstance(b, Inspection) and summary(a) == summary(b) for a, b in pairs)
+    assert list(engine.inspect_batches([], 4)) == []
+
+
 def test_second_view_finds_its_design(engine: Engine) -> None:
     engine.register(DesignFields("LANTERN"), [jpeg_bytes(draw_design(10)), jpeg_bytes(draw_design(11))])
     register_designs(engine, range(3))

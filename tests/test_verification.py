@@ -12,8 +12,8 @@ from tests.conftest import draw_design
 CONFIG = LocalConfig(max_side=320, keypoints=400)
 
 
-def features(image: Image.Image, mirror: bool = False) -> LocalFeatures:
-    return extract_local(image, CONFIG, mirror=mirror)
+def features(image: Image.Image) -> LocalFeatures:
+    return extract_local(image, CONFIG)
 
 
 def test_a_rotated_smaller_copy_agrees_with_a_homography() -> None:
@@ -41,7 +41,7 @@ def test_a_mirrored_copy_agrees_only_when_mirrored_back() -> None:
     original = draw_design(5)
     mirrored_photo = original.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     direct = verify(features(mirrored_photo), features(original))
-    flipped = verify(features(mirrored_photo, mirror=True), features(original), mirrored=True)
+    flipped = verify(features(mirrored_photo).mirrored(), features(original), mirrored=True)
     assert flipped.inliers > 3 * max(direct.inliers, 5)
     assert flipped.mirrored
 
@@ -82,3 +82,16 @@ def test_nearest_two_agrees_with_exhaustive_distances() -> None:
     ordered = np.sort(exact, axis=1)
     assert np.array_equal(nearest, exact.argmin(axis=1))
     assert np.allclose(first, ordered[:, 0], rtol=1e-5) and np.allclose(second, ordered[:, 1], rtol=1e-5)
+
+
+def test_mirrored_features_are_those_of_the_mirrored_image() -> None:
+    image = draw_design(11, size=(400, 300))
+    derived = features(image).mirrored()
+    extracted = features(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+    gaps = np.linalg.norm(derived.points[:, None, :] - extracted.points[None, :, :], axis=2)
+    paired = gaps.min(axis=1) < 1.0
+    assert paired.mean() > 0.8
+    mine = derived.descriptors[paired].astype(np.float32)
+    theirs = extracted.descriptors[gaps.argmin(axis=1)[paired]].astype(np.float32)
+    error = np.linalg.norm(mine - theirs, axis=1) / np.linalg.norm(theirs, axis=1)
+    assert np.median(error) < 0.1
