@@ -84,10 +84,12 @@ def outcome(result: Inspection | Rejected) -> tuple[str, str | None]:
     return result.verdict.value, result.matches[0].design.design_id if result.matches else None
 
 
-def agreement(first: list[Inspection | Rejected], second: list[Inspection | Rejected]) -> float:
-    """Return the share of photos with the same verdict and best design in both result lists."""
-    same = sum(outcome(a) == outcome(b) for a, b in zip(first, second, strict=True))
-    return same / max(1, len(first))
+def agreement(first: list[Inspection | Rejected], second: list[Inspection | Rejected]) -> str:
+    """Return how often two result lists agree on the verdict, and on the verdict and best design."""
+    pairs = [(outcome(a), outcome(b)) for a, b in zip(first, second, strict=True)]
+    verdicts = sum(a[0] == b[0] for a, b in pairs) / max(1, len(pairs))
+    both = sum(a == b for a, b in pairs) / max(1, len(pairs))
+    return f"verdict {verdicts:.1%}, verdict and best design {both:.1%}"
 
 
 def stages(engine: Engine, plain: Engine, paths: list[Path], batch: int) -> list[Run]:
@@ -206,8 +208,7 @@ def main() -> None:
             plain.close()
     print(table(runs))
     if {"plain", "batched"} <= results.keys():
-        same = agreement(results["plain"], results["batched"])
-        print(f"plain loop and scan agree on verdict and best design: {same:.1%}")
+        print(f"plain loop and scan agree on: {agreement(results['plain'], results['batched'])}")
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in runs], indent=2) + "\n")
