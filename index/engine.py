@@ -106,17 +106,6 @@ class _Decoded:
     local: LocalFeatures | None
 
 
-@dataclass(frozen=True)
-class _Searched:
-    """A batch after the appearance search, waiting for geometric verification."""
-
-    decoded: list[_Decoded | Rejected]
-    good: list[_Decoded]
-    candidates: list[list[DesignHit]]
-    sha_of: dict[int, str]
-    thresholds: Thresholds
-
-
 def source_name(source: ImageSource) -> str:
     """Return how an input is named in reports."""
     return "uploaded image" if isinstance(source, bytes) else str(source)
@@ -420,39 +409,29 @@ class Engine:
         Stages: appearance search of the whole photo and of its regions, geometric verification of
         the best `verify_top_k` designs, fused scores, verdict. Raises IndexNotReady when empty.
         """
-        searched = self._search(self._decode_all(sources))
-        return self._conclude(searched, self._verify_later(searched))
+        return self._inspect_decoded(self._decode_all(sources))
 
     def inspect_batches(
         self, sources: Sequence[ImageSource], batch: int
     ) -> Iterator[list[Inspection | Rejected]]:
         """Inspect photos `batch` at a time, as inspect_many would; yield each batch's results in order.
 
-        A pipeline: while the network describes one batch, the worker threads verify the batch
-        before it and decode the one after it (with its SIFT features), so the cores stay busy.
-        Raises IndexNotReady when the index is empty.
+        While one batch runs through the network and verification, the worker threads already decode
+        the next one and extract its SIFT features. Raises IndexNotReady when the index is empty.
         """
         chunks = [sources[start : start + batch] for start in range(0, len(sources), batch)]
         if not chunks:
             return
         ahead = self._decode_later(chunks[0])
-        previous: tuple[_Searched, list[Future[list[RankedHit]]]] | None = None
         for following in [*chunks[1:], None]:
             decoded = [future.result() for future in ahead]
             ahead = self._decode_later(following) if following is not None else []
-            searched = self._search(decoded)
-            verifying = self._verify_later(searched)
-            if previous is not None:
-                yield self._conclude(*previous)
-            previous = (searched, verifying)
-        if previous is not None:
-            yield self._conclude(*previous)
+            yield self._inspect_decoded(decoded)
 
-    def _search(self, decoded: list[_Decoded | Rejected]) -> _Searched:
-        """Describe the readable photos and find each one's appearance candidates."""
+    def _inspect_decoded(self, decoded: list[_Decoded | Rejected]) -> list[Inspection | Rejected]:
         good = [d for d in decoded if isinstance(d, _Decoded)]
         if not good:
-            return _Searched(decoded, [], [], {}, self.thresholds)
+            return list(decoded)
         globals_, regions = self.embedder.describe([d.image for d in good])
         s = self.settings
         limit = max(MAX_MATCHES, s.verify_top_k)
@@ -467,24 +446,18 @@ class Engine:
                 )
                 for i in range(len(good))
             ]
-            return _Searched(decoded, good, candidates, dict(self._sha_of), self.thresholds)
-
-    def _verify_later(self, searched: _Searched) -> list[Future[list[RankedHit]]]:
-        return [
-            self._decoder.submit(self._verify, photo, candidates, searched.sha_of)
-            for photo, candidates in zip(searched.good, searched.candidates, strict=True)
-        ]
-
-    def _conclude(
-        self, searched: _Searched, verifying: list[Future[list[RankedHit]]]
-    ) -> list[Inspection | Rejected]:
-        ranked = [future.result() for future in verifying]
+            sha_of = dict(self._sha_of)
+            thresholds = self.thresholds
+        ranked = list(
+            self._decoder.map(
+                lambda pair: self._verify(pair[0], pair[1], sha_of), zip(good, candidates, strict=True)
+            )
+        )
         records = self.registry.designs_by_pk(sorted({r.hit.design_pk for row in ranked for r in row}))
         inspections = iter(
-            self._inspection(d, row, records, searched.thresholds)
-            for d, row in zip(searched.good, ranked, strict=True)
+            self._inspection(d, row, records, thresholds) for d, row in zip(good, ranked, strict=True)
         )
-        return [item if isinstance(item, Rejected) else next(inspections) for item in searched.decoded]
+        return [item if isinstance(item, Rejected) else next(inspections) for item in decoded]
 
     def _search_regions(self, regions: list[np.ndarray]) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
         if not regions:

@@ -26,11 +26,12 @@ from index.config import EngineSettings
 from index.metrics import QueryOutcome, compute_metrics
 from index.ranking import fuse
 from index.verification import Verification, unique_inliers, verify
-from model.embedder import Embedder, EmbedderConfig
+from model.embedder import PRECISIONS, Embedder, EmbedderConfig
 from model.images import load_image
 from model.local import LocalFeatures, extract_local
 from model.pooling import gem, l2_normalise
 from model.regions import regional_descriptors
+from model.runtime import machine_precision
 from model.whitening import learn_whitening
 
 
@@ -60,7 +61,8 @@ def read_bench(folder: Path) -> Bench:
 
 
 def cached_maps(embedder: Embedder, paths: list[Path], side: int, cache: Path) -> list[torch.Tensor]:
-    file = cache / f"{embedder.config.backbone}-{side}.pt"
+    precision = "" if embedder.config.precision == "float32" else f"-{embedder.config.precision}"
+    file = cache / f"{embedder.config.backbone}-{side}{precision}.pt"
     if file.exists():
         return torch.load(file)
     start, maps = time.time(), []
@@ -184,11 +186,13 @@ def main() -> None:
     parser.add_argument("--benchmark", type=Path, required=True)
     parser.add_argument("--backbone", default=EmbedderConfig().backbone)
     parser.add_argument("--scales", type=int, nargs="+", default=list(EmbedderConfig().scales))
+    parser.add_argument("--precision", choices=sorted(PRECISIONS), default=machine_precision())
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache/lanternguard-ablation")
     parser.add_argument("part", choices=["stages", "grid"])
     args = parser.parse_args()
     bench = read_bench(args.benchmark)
-    embedder = Embedder(EmbedderConfig(backbone=args.backbone, scales=tuple(args.scales)))
+    config = EmbedderConfig(backbone=args.backbone, scales=tuple(args.scales), precision=args.precision)
+    embedder = Embedder(config)
     maps = {s: cached_maps(embedder, bench.paths, s, args.cache) for s in args.scales}
     (run_stages if args.part == "stages" else run_grid)(bench, maps, args)
 

@@ -6,7 +6,8 @@ In one process, on the same photos and the same model, one after the other (then
 order with `--rounds 2`), each doing the whole inspection (descriptors, search, SIFT verification):
   plain   a plain loop: one photo per call, the trunk in float32;
   single  the scan's engine (precision chosen for the machine) fed one photo per call;
-  batched the scan's engine in batches, as `lanternguard scan` runs it.
+  chunks  the scan's engine in batches, one after the other (Engine.inspect_many per batch);
+  batched the scan's engine in batches that decode ahead, as `lanternguard scan` runs it.
 Prints images/s and CPU utilisation (CPU seconds / wall seconds / cores) as a Markdown table, and
 how often the plain loop and the scan agree on each photo's verdict and best design. Each engine has
 its own temporary home holding the same `--references` other photos, each its own design.
@@ -149,7 +150,7 @@ def main() -> None:
     parser.add_argument("--backbone", default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     parser.add_argument(
-        "--only", nargs="+", choices=["plain", "single", "batched", "stages"], help="run only these"
+        "--only", nargs="+", choices=["plain", "single", "chunks", "batched", "stages"], help="run only these"
     )
     parser.add_argument("--json", type=Path, help="also write the runs as JSON")
     args = parser.parse_args()
@@ -180,14 +181,23 @@ def main() -> None:
                 f"load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
+            precision, count = engine.embedder.config.precision, len(scanned)
             pipelines = {
                 "plain": ("plain loop: 1 photo per call, float32 trunk", lambda: batched(plain, scanned, 1)),
                 "single": (
-                    f"scan engine ({engine.embedder.config.precision}), 1 photo per call",
+                    f"scan engine ({precision}), 1 photo per call",
                     lambda: batched(engine, scanned, 1),
                 ),
+                "chunks": (
+                    f"scan engine ({precision}), batches of {args.batch}, no read-ahead",
+                    lambda: [
+                        r
+                        for i in range(0, count, args.batch)
+                        for r in engine.inspect_many(scanned[i : i + args.batch])
+                    ],
+                ),
                 "batched": (
-                    f"scan engine ({engine.embedder.config.precision}), batches of {args.batch} (scan)",
+                    f"scan engine ({precision}), batches of {args.batch} read ahead (scan)",
                     lambda: batched(engine, scanned, args.batch),
                 ),
             }
