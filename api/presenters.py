@@ -35,17 +35,24 @@ def _status(record: DesignRecord) -> str:
     return "active" if record.withdrawn_at is None else "withdrawn"
 
 
+def _registration(record: DesignRecord) -> dict[str, str | None]:
+    """Return the registration data that designs and matches both show."""
+    return {
+        "registration_number": record.registration_number,
+        "title": record.title,
+        "owner": record.owner,
+        "locarno_class": record.locarno_class,
+        "valid_from": record.valid_from,
+        "valid_until": record.valid_until,
+    }
+
+
 def design_public(view: DesignView) -> DesignPublic:
     """Return a design as the API shows it."""
     r = view.record
     return DesignPublic(
         id=r.design_id,
-        registration_number=r.registration_number,
-        title=r.title,
-        owner=r.owner,
-        locarno_class=r.locarno_class,
-        valid_from=r.valid_from,
-        valid_until=r.valid_until,
+        **_registration(r),
         status=_status(r),
         withdrawn_at=r.withdrawn_at,
         image_count=r.image_count,
@@ -63,12 +70,7 @@ def inspection_public(record: InspectionRecord, designs: dict[int, DesignRecord]
                 rank=m.rank,
                 design_id=d.design_id,
                 score=round(m.score, 4),
-                registration_number=d.registration_number,
-                title=d.title,
-                owner=d.owner,
-                locarno_class=d.locarno_class,
-                valid_from=d.valid_from,
-                valid_until=d.valid_until,
+                **_registration(d),
                 design_status=_status(d),
                 image_id=m.image_id,
                 image_url=image_url(m.image_id),
