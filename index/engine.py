@@ -275,7 +275,7 @@ class Engine:
             return Rejected(source_name(source), str(exc))
 
     def _decode_all(self, sources: Sequence[ImageSource]) -> list[_Decoded | Rejected]:
-        return list(self._decoder.map(self._attempt, sources))
+        return [future.result() for future in self._decode_later(sources)]
 
     def _decode_later(self, sources: Sequence[ImageSource]) -> list[Future[_Decoded | Rejected]]:
         return [self._decoder.submit(self._attempt, source) for source in sources]

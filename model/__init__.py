@@ -4,7 +4,7 @@ Importing this package first sets OpenMP's wait policy to PASSIVE (unless the en
 chooses one). Why: by default the threads of torch's (and FAISS's) OpenMP pool spin for a while after
 each parallel region, and on a small machine that spinning takes the cores from the threads that
 decode photos and verify matches beside the network (measured with scripts/bench_scan.py: the same
-scan used about 15 % less CPU time). OpenMP reads the setting once, when torch or faiss loads, so
+scan used 8-15 % less CPU time). OpenMP reads the setting once, when torch or faiss loads, so
 `api` and `index` import this package before anything else.
 """
 
