@@ -16,7 +16,7 @@ from pathlib import Path
 from index.consistency import REGISTRY_FILE, SHA256, TEMPORARY
 from index.database import utc_now
 from index.errors import InvalidInput
-from index.files import write_json_atomic
+from index.files import ensure_folder, write_json_atomic
 from index.maintenance import home_lock, require_home
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def _fsync(path: Path) -> None:
 
 def _copy(source: Path, target: Path) -> tuple[str, int]:
     """Copy a file durably; return the sha256 and size of what was copied."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(target.parent)
     digest, size = hashlib.sha256(), 0
     with source.open("rb") as src, target.open("wb") as dst:
         for chunk in iter(lambda: src.read(1 << 20), b""):
@@ -100,7 +100,7 @@ def backup(home: Path, dest: Path) -> BackupSummary:
     require_home(home)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise BackupError(f"{dest} already exists and is not an empty folder: choose a new one")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(dest.parent)
     staging = dest.parent / f".{dest.name}.partial-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
@@ -182,7 +182,7 @@ def restore(source: Path, home: Path) -> Path | None:
     a damaged backup, HomeInUse while a service or maintenance job holds the home.
     """
     manifest = verify_backup(source)
-    home.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(home.parent)
     staging = home.parent / f".{home.name}.restore-{uuid.uuid4().hex[:8]}"
     try:
         for relative, entry in manifest["files"].items():

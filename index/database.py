@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from index.errors import InvalidInput
+from index.files import ensure_folder
 
 
 def utc_now() -> str:
@@ -27,7 +28,7 @@ class Database:
     """
 
     def __init__(self, path: Path, schema: str = "") -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_folder(path.parent)
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
         self._db.execute("PRAGMA journal_mode=WAL")

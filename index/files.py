@@ -18,9 +18,24 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def ensure_folder(folder: Path) -> None:
+    """Create `folder` and its missing parents, each one made durable in the folder that holds it.
+
+    Why: a new folder's entry lives in its parent; without that parent's fsync, a power loss can
+    lose the folder and every durable file written into it.
+    """
+    missing: list[Path] = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(exist_ok=True)
+        _fsync_dir(created.parent)
+
+
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     """Have `write` fill a temporary file beside `path`, make it durable, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(path.parent)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     temporary = Path(name)

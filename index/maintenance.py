@@ -14,6 +14,7 @@ from pathlib import Path
 
 from index.consistency import REGISTRY_FILE, Finding, Survey, survey
 from index.engine import Engine, EngineSettings
+from index.files import ensure_folder
 from index.registry import Registry
 from index.service_errors import Conflict
 from model.embedder import Embedder
@@ -42,7 +43,7 @@ def home_lock(home: Path, exclusive: bool) -> Iterator[None]:
     Raises HomeInUse when an exclusive lock is wanted and anyone holds it, or when someone holds
     it exclusively.
     """
-    home.mkdir(parents=True, exist_ok=True)
+    ensure_folder(home)
     fd = os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
@@ -122,7 +123,7 @@ def _repair_files(home: Path, found: Survey) -> None:
         )
         if keep:
             target = home / QUARANTINE / path.name
-            target.parent.mkdir(parents=True, exist_ok=True)
+            ensure_folder(target.parent)
             shutil.move(path, target)
             logger.warning("moved %s to %s (%s)", path, target, finding.kind)
         elif finding.kind in _FILE_KINDS:

@@ -16,7 +16,7 @@ import faiss
 import numpy as np
 
 from index.ann import IndexBudget, IndexKind, IndexPlan, compact, plan_index, train_ivf, tune_nprobe
-from index.files import write_atomic, write_json_atomic
+from index.files import ensure_folder, write_atomic, write_json_atomic
 from model.whitening import Whitening
 
 logger = logging.getLogger(__name__)
@@ -190,7 +190,7 @@ class VectorIndex:
         The sidecar (with this index's own description filled in) is the commit point: a crash
         before it leaves the previous checkpoint intact.
         """
-        folder.mkdir(parents=True, exist_ok=True)
+        ensure_folder(folder)
         stem = f"g{sidecar.generation}"
         write_atomic(folder / f"vectors-{stem}.faiss", lambda p: faiss.write_index(self._index, str(p)))
         if whitening is not None:
