@@ -148,6 +148,7 @@ def survey(home: Path, fingerprint: str, grace_s: float = 0.0, verify_blobs: boo
     _survey_files(home, found, young)
     _survey_spool(home / "scans", snap, found, young)
     _survey_blobs(home / "images", snap, found, young, verify_blobs)
+    _survey_features(home / "features", snap, found, young)
     _survey_rows(snap, found)
     _survey_index(home / "index", snap, found, fingerprint)
     found.counts.update(
@@ -206,6 +207,18 @@ def _survey_blobs(folder: Path, snap: _Snapshot, found: Survey, young: float, ve
         found.findings.append(
             Finding("missing-photo", sha, "an inspected photo is missing from the store", repairable=False)
         )
+
+
+def _survey_features(folder: Path, snap: _Snapshot, found: Survey, young: float) -> None:
+    """Local features are derived from stored views: a file of no stored view is debris."""
+    views = {sha for _, _, sha in snap.images}
+    for path in _files(folder):
+        if TEMPORARY.match(path.name) or (path.suffix == ".npz" and path.stem in views):
+            continue
+        if path.lstat().st_mtime > young:
+            found.deferred.append(path)
+        else:
+            found.findings.append(Finding("orphan-features", str(path), "local features of no stored view"))
 
 
 def _survey_rows(snap: _Snapshot, found: Survey) -> None:

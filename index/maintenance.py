@@ -92,7 +92,8 @@ def check(
 
     Repairs: temporary and orphan files are removed, corrupt blobs are moved to `quarantine/`,
     image rows whose file is missing (and that no inspection cites) are removed with their vectors,
-    as are designs left without images; then the engine rebuilds the index, embedding images that
+    as are designs left without images, and the local features of views no longer stored; then
+    the engine rebuilds the index, embedding images that
     lack a vector of the current model. Returns the CheckReport. Raises HomeInUse when a service
     holds the home.
     """
@@ -105,13 +106,15 @@ def check(
     with home_lock(home, exclusive=True):
         _repair_files(home, before)
         _repair_rows(home / REGISTRY_FILE, before)
+        again = survey(home, fingerprint, grace_s, verify_blobs=False)
+        _repair_files(home, Survey(findings=again.of("orphan-features")))
         if any(f.repairable and f.kind not in _FILE_KINDS for f in before.findings):
             rebuild_index(settings, embedder, locked=True)
     after = survey(home, fingerprint, grace_s, verify_blobs)
     return CheckReport(before, after, repaired=True)
 
 
-_FILE_KINDS = frozenset({"temporary-file", "orphan-blob", "orphan-spool", "stray-file"})
+_FILE_KINDS = frozenset({"temporary-file", "orphan-blob", "orphan-features", "orphan-spool", "stray-file"})
 
 
 def _repair_files(home: Path, found: Survey) -> None:

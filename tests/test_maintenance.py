@@ -55,6 +55,9 @@ def test_check_repairs_crash_debris_and_lost_files(settings: EngineSettings, emb
     (home / "images" / "ab" / ".abcd.k2j4h5g6").write_bytes(b"half")
     (home / "index" / ".index.json.x1y2z3w4").write_text("{")
     (home / "images" / "notes.txt").write_text("someone's notes")
+    stale = home / "features" / settings.local.fingerprint / "ef" / ("ef" + "2" * 62 + ".npz")
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"features of a view that was never stored")
     ((sha,),) = _sql(settings, "SELECT sha256 FROM images WHERE id = 1")
     (home / "images" / sha[:2] / sha).unlink()
     ((corrupt,),) = _sql(settings, "SELECT sha256 FROM images WHERE id = 3")
@@ -62,15 +65,15 @@ def test_check_repairs_crash_debris_and_lost_files(settings: EngineSettings, emb
     _sql(settings, "UPDATE meta SET value = value + 1 WHERE key = 'generation'")
 
     assert _kinds(settings) == [
-        "corrupt-blob", "index", "missing-blob", "orphan-blob", "stray-file", "temporary-file",
-        "temporary-file",
+        "corrupt-blob", "index", "missing-blob", "orphan-blob", "orphan-features", "stray-file",
+        "temporary-file", "temporary-file",
     ]  # fmt: skip
     dry = check(settings, repair=False, grace_s=0, embedder=embedder)
-    assert not dry.repaired and len(dry.after.findings) == 7 and orphan.exists()
+    assert not dry.repaired and len(dry.after.findings) == 8 and orphan.exists() and stale.exists()
 
     report = check(settings, grace_s=0, embedder=embedder)
     assert report.repaired and report.clean, [f.line() for f in report.after.findings]
-    assert not orphan.exists() and (home / "quarantine" / corrupt).exists()
+    assert not orphan.exists() and not stale.exists() and (home / "quarantine" / corrupt).exists()
     assert (home / "quarantine" / "notes.txt").read_text() == "someone's notes"
     assert _sql(settings, "SELECT count(*) FROM images") == [(4,)]
     assert report.after.counts["vectors"] == 4
