@@ -16,7 +16,7 @@ from pathlib import Path
 from index.consistency import REGISTRY_FILE, SHA256, TEMPORARY
 from index.database import utc_now
 from index.errors import InvalidInput
-from index.files import ensure_folder, write_json_atomic
+from index.files import ensure_folder, fsync_folder, write_json_atomic
 from index.maintenance import home_lock, require_home
 
 logger = logging.getLogger(__name__)
@@ -39,14 +39,6 @@ class BackupSummary:
     designs: int
     images: int
     missing: list[str]
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _copy(source: Path, target: Path) -> tuple[str, int]:
@@ -73,7 +65,7 @@ def _hash(path: Path) -> str:
 
 def _fsync_tree(root: Path) -> None:
     for folder in [root, *(p for p in root.rglob("*") if p.is_dir())]:
-        _fsync(folder)
+        fsync_folder(folder)
 
 
 def _snapshot_database(source: Path, target: Path) -> tuple[set[str], int, int]:
@@ -134,7 +126,7 @@ def backup(home: Path, dest: Path) -> BackupSummary:
         if dest.exists():
             dest.rmdir()
         os.replace(staging, dest)
-        _fsync(dest.parent)
+        fsync_folder(dest.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -198,7 +190,7 @@ def restore(source: Path, home: Path) -> Path | None:
         elif home.exists():
             shutil.rmtree(home)
         os.replace(staging, home)
-        _fsync(home.parent)
+        fsync_folder(home.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
+    """Make a folder's entries (new, renamed or removed names) durable."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -30,7 +31,7 @@ def ensure_folder(folder: Path) -> None:
         folder = folder.parent
     for created in reversed(missing):
         created.mkdir(exist_ok=True)
-        _fsync_dir(created.parent)
+        fsync_folder(created.parent)
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -44,7 +45,7 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         with temporary.open("rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-        _fsync_dir(path.parent)
+        fsync_folder(path.parent)
     finally:
         temporary.unlink(missing_ok=True)
 

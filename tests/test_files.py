@@ -13,8 +13,8 @@ def test_new_folders_and_the_file_are_made_durable_in_their_parents(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     synced: list[Path] = []
-    real = files._fsync_dir
-    monkeypatch.setattr(files, "_fsync_dir", lambda folder: (synced.append(folder), real(folder)))
+    real = files.fsync_folder
+    monkeypatch.setattr(files, "fsync_folder", lambda folder: (synced.append(folder), real(folder)))
     target = tmp_path / "a" / "b" / "c.bin"
     files.write_bytes_atomic(target, b"first")
     assert synced == [tmp_path, tmp_path / "a", tmp_path / "a" / "b"]
