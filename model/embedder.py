@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +18,14 @@ from model.runtime import keep_freed_memory, machine_precision
 
 DEFAULT_BACKBONE = "efficientnet-lite0"
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+@contextmanager
+def inference(precision: str) -> Iterator[None]:
+    """Run torch without autograd, in `precision` (bfloat16 through CPU autocast)."""
+    dtype = PRECISIONS[precision]
+    with torch.inference_mode(), torch.autocast("cpu", dtype, enabled=dtype != torch.float32):
+        yield
 
 
 @dataclass(frozen=True)
@@ -97,8 +106,7 @@ class Embedder:
                 batch[i, :, :height, :width] = pixels.permute(2, 0, 1).float().div_(255.0)
                 sizes.append((height, width))
             batch = (batch - self._mean) / self._std
-            dtype = PRECISIONS[self.config.precision]
-            with torch.inference_mode(), torch.autocast("cpu", dtype, enabled=dtype != torch.float32):
+            with inference(self.config.precision):
                 output = self.backbone.trunk(batch.contiguous(memory_format=torch.channels_last)).float()
             for i, (height, width) in enumerate(sizes):
                 h, w = math.ceil(height / stride), math.ceil(width / stride)

@@ -4,8 +4,9 @@
 
 Trunk: images/s of the backbone alone on random input, as loaded before the fold (BatchNorm and
 padding as separate layers), folded (what the engine runs), and folded in bfloat16, at batch 1 and
-16. Matching: milliseconds per photo-view pair of 800 SIFT keypoints each, OpenCV's brute-force
-kNN against `nearest_two`, and whether their ratio-test matches agree. Agreement: cosine between
+16. Matching: milliseconds of one photo's SIFT extraction, and per photo-view pair of 800 SIFT
+keypoints each, OpenCV's brute-force kNN against `nearest_two`, and whether their ratio-test
+matches agree. Agreement: cosine between
 float32 and bfloat16 descriptors of real photos. Prints Markdown tables.
 """
 
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from index.inputs import IMAGE_SUFFIXES
 from index.verification import nearest_two
 from model.backbones import BACKBONES, load_backbone
-from model.embedder import DEFAULT_BACKBONE, Embedder, EmbedderConfig
+from model.embedder import DEFAULT_BACKBONE, Embedder, EmbedderConfig, inference
 from model.images import load_image
 from model.local import LocalConfig, extract_local
 from model.runtime import keep_freed_memory
@@ -44,12 +45,12 @@ def trunk_table(backbone: str, sides: list[int]) -> list[str]:
     import torch
 
     variants = {
-        "as loaded, float32": (BACKBONES[backbone]().trunk.eval(), torch.float32),
-        "folded, float32": (load_backbone(backbone).trunk, torch.float32),
-        "folded, bfloat16": (load_backbone(backbone).trunk, torch.bfloat16),
+        "as loaded, float32": (BACKBONES[backbone]().trunk.eval(), "float32"),
+        "folded, float32": (load_backbone(backbone).trunk, "float32"),
+        "folded, bfloat16": (load_backbone(backbone).trunk, "bfloat16"),
     }
     rows = []
-    for name, (trunk, dtype) in variants.items():
+    for name, (trunk, precision) in variants.items():
         trunk = trunk.to(memory_format=torch.channels_last)
         for side in sides:
             for batch in (1, 16):
@@ -57,9 +58,9 @@ def trunk_table(backbone: str, sides: list[int]) -> list[str]:
                 x = x.contiguous(memory_format=torch.channels_last)
 
                 def run(
-                    trunk: torch.nn.Module = trunk, x: torch.Tensor = x, dtype: torch.dtype = dtype
+                    trunk: torch.nn.Module = trunk, x: torch.Tensor = x, precision: str = precision
                 ) -> None:
-                    with torch.inference_mode(), torch.autocast("cpu", dtype, enabled=dtype != torch.float32):
+                    with inference(precision):
                         trunk(x)
 
                 speed = rate(run, batch, max(2, 32 // batch))
@@ -71,7 +72,10 @@ def matching_table(paths: list[Path], pairs: int) -> list[str]:
     """Return table rows: ms per pair for brute-force kNN and nearest_two, and their agreement."""
     import cv2
 
-    features = [extract_local(load_image(p, max_side=512), LocalConfig()) for p in paths]
+    images = [load_image(p, max_side=LocalConfig().max_side) for p in paths]
+    start = time.perf_counter()
+    features = [extract_local(image, LocalConfig()) for image in images]
+    extraction_ms = 1000 * (time.perf_counter() - start) / len(images)
     full = [f for f in features if f.count == LocalConfig().keypoints][: pairs + 1]
     query, references = full[0], full[1:]
     matcher = cv2.BFMatcher(cv2.NORM_L2)
@@ -94,6 +98,7 @@ def matching_table(paths: list[Path], pairs: int) -> list[str]:
         total += len(theirs | mine)
     count = len(references)
     return [
+        f"| SIFT extraction {LocalConfig().fingerprint} | {len(images)} | {extraction_ms:.1f} | - |",
         f"| cv2.BFMatcher.knnMatch (k = 2) | {count} | {1000 / rate(brute, count, 2):.2f} | - |",
         f"| nearest_two (one matrix product) | {count} | {1000 / rate(product, count, 2):.2f} | "
         f"{same}/{total} ratio-test matches equal |",
@@ -127,7 +132,7 @@ def main() -> None:
     paths = sorted(p for p in args.images.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     print("| trunk | side | batch | images/s |\n| --- | --- | --- | --- |")
     print("\n".join(trunk_table(args.backbone, args.sides)), flush=True)
-    print("\n| matching | pairs | ms per pair | agreement |\n| --- | --- | --- | --- |")
+    print("\n| matching | items | ms each | agreement |\n| --- | --- | --- | --- |")
     print("\n".join(matching_table(paths[: 4 * args.pairs], args.pairs)), flush=True)
     print("\n" + agreement_line(paths[: args.photos], args.backbone))
 
