@@ -24,7 +24,7 @@ from api.schemas import API
 from api.services import Services
 from api.settings import ServiceSettings
 from api.shedding import LoadShedder
-from index.audit import AuditLog
+from index.service.audit import AuditLog
 from model.embedder import Embedder
 
 logger = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from typing import Any
 from fastapi.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from index.audit import ANONYMOUS, Actor, AuditLog
-from index.keys import KeyRecord
+from index.service.audit import ANONYMOUS, Actor, AuditLog
+from index.service.keys import KeyRecord
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.audit_trail import KEY_STATE
 from api.services import ServicesDep
-from index.keys import KeyRecord, Role
-from index.service_errors import Forbidden, NotAuthenticated
+from index.errors import Forbidden, NotAuthenticated
+from index.service.keys import KeyRecord, Role
 
 bearer = HTTPBearer(
     auto_error=False,

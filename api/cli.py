@@ -15,14 +15,14 @@ from api.progress import Progress, stage_bars
 from api.scan_output import ScanReport
 from api.services import Services
 from api.settings import ServiceSettings, engine_settings, load_service_settings, resolve_home
+from index.batch.inputs import collect_scan_inputs, read_manifest
+from index.batch.reports import scan_line
 from index.engine import Engine, Inspection, Registration, RegistrationFailed
 from index.errors import InvalidInput
-from index.evaluation import evaluate
-from index.evidence import design_caption, render_evidence
-from index.inputs import collect_scan_inputs, read_manifest
-from index.keys import Role
-from index.registry import DesignFields
-from index.reports import scan_line
+from index.evaluation.run import evaluate
+from index.matching.evidence import design_caption, render_evidence
+from index.service.keys import Role
+from index.store.registry import DesignFields
 from model.errors import LanternGuardError
 from model.images import load_image
 

@@ -12,11 +12,12 @@ from typing import Any, TextIO
 
 from api.errors import EXIT_OK, answer_for
 from api.settings import engine_settings, resolve_home
-from index.audit import Actor, AuditLog
-from index.backup import backup, restore
-from index.consistency import REGISTRY_FILE
-from index.database import Database
-from index.maintenance import DEFAULT_GRACE_S, Inconsistent, check, rebuild_index, require_home
+from index.errors import Inconsistent
+from index.home.backup import backup, restore
+from index.home.maintenance import DEFAULT_GRACE_S, check, rebuild_index, require_home
+from index.service.audit import Actor, AuditLog
+from index.store.database import Database
+from index.store.schema import REGISTRY_FILE
 
 
 def cli_actor() -> Actor:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
-from index.catalogue import Catalogue, NewDesign
-from index.uploads import Upload
+from index.service.catalogue import Catalogue, NewDesign
+from index.service.uploads import Upload
 
 DEMO_FIRM = "DEMO Lantern Works (sample data)"
 DEMO_KEY_LABEL = "demo"

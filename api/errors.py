@@ -10,14 +10,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.schemas import ErrorPublic
-from index.errors import DuplicateDesign, IndexNotReady, InvalidInput, UnknownDesign
-from index.maintenance import Inconsistent
-from index.service_errors import (
+from index.errors import (
     Conflict,
+    DuplicateDesign,
     Forbidden,
+    Inconsistent,
+    IndexNotReady,
+    InvalidInput,
     NotAuthenticated,
     Overloaded,
     PayloadTooLarge,
+    UnknownDesign,
     UnknownRecord,
     UnsupportedMediaType,
 )

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
-from index.service_errors import PayloadTooLarge
+from index.errors import PayloadTooLarge
 
 
 class BodyLimit:

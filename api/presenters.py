@@ -13,12 +13,12 @@ from api.schemas import (
     ScanPublic,
     ViewPublic,
 )
-from index.catalogue import DesignView
-from index.inspections import InspectionRecord
-from index.keys import KeyRecord
-from index.registry import DesignRecord
-from index.scans import ScanRecord
-from index.service_registry import FirmRecord
+from index.service.catalogue import DesignView
+from index.service.design_records import FirmRecord
+from index.service.inspections import InspectionRecord
+from index.service.keys import KeyRecord
+from index.service.scans import ScanRecord
+from index.store.registry import DesignRecord
 
 
 def image_url(image_id: int) -> str:

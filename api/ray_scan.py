@@ -7,10 +7,10 @@ import argparse
 from api.errors import EXIT_OK
 from api.scan_output import ScanReport
 from api.settings import engine_settings, resolve_home
-from index.distributed import RayScanOptions, scan_on_ray
+from index.batch.inputs import ScanInputs
+from index.batch.ray_scan import RayScanOptions, scan_on_ray
 from index.engine import Engine
 from index.errors import IndexNotReady
-from index.inputs import ScanInputs
 
 
 def cmd_scan_ray(args: argparse.Namespace, inputs: ScanInputs, batch: int) -> int:

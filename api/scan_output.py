@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any, TextIO
 
 from api.progress import Progress
-from index.inputs import ScanInputs
+from index.batch.inputs import ScanInputs
 
 VERDICTS = ("match", "review", "no_match", "error")
 

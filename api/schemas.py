@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
-from index.catalogue import NewDesign
+from index.service.catalogue import NewDesign
 
 API = "/api/v1"
 MAX_ROW = 2**63 - 1

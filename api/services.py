@@ -12,24 +12,22 @@ from fastapi import Depends, Request
 
 from api.demo import seed_demo
 from api.settings import ServiceSettings
-from index.audit import AuditLog
-from index.catalogue import Catalogue
-from index.database import Database
-from index.desk import Desk
 from index.engine import Engine
-from index.errors import IndexNotReady, InvalidInput
-from index.inspections import InspectionLog
-from index.keys import IssuedKey, KeyStore, Role
-from index.maintenance import home_lock
-from index.scanner import ScanLimits, Scanner
-from index.scans import ScanLog
-from index.service_errors import ServiceStarting
-from index.service_registry import ServiceRegistry
+from index.errors import IndexNotReady, InvalidInput, ServiceStarting
+from index.home.maintenance import home_lock
+from index.service.audit import AuditLog
+from index.service.catalogue import Catalogue
+from index.service.design_records import ServiceRegistry
+from index.service.desk import Desk
+from index.service.inspections import InspectionLog
+from index.service.keys import IssuedKey, KeyStore, Role
+from index.service.scanner import ScanLimits, Scanner
+from index.service.scans import ScanLog
+from index.store.database import Database
+from index.store.schema import REGISTRY_FILE
 from model.embedder import Embedder
 
 logger = logging.getLogger(__name__)
-
-REGISTRY_FILE = "registry.sqlite3"
 
 
 @dataclass(frozen=True)

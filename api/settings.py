@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from index.engine import DEFAULT_CALIBRATION, Calibration, EngineSettings
+from index.engine import EngineSettings
 from index.errors import InvalidInput
-from index.matcher import Thresholds
+from index.matching.calibration import DEFAULT_CALIBRATION, Calibration
+from index.matching.verdict import Thresholds
 from model.embedder import DEFAULT_BACKBONE, PRECISIONS, EmbedderConfig
 from model.images import MAX_PIXELS
 from model.runtime import machine_precision
@@ -44,25 +45,19 @@ def embedder_config(backbone: str, precision: str) -> EmbedderConfig:
     )
 
 
-def engine_settings(home: Path, backbone: str | None = None) -> EngineSettings:
-    """Return engine settings: backbone from the argument or LANTERNGUARD_BACKBONE, LANTERNGUARD_PRECISION."""
-    return EngineSettings(
-        home=home,
-        embedder=embedder_config(backbone or env("BACKBONE", DEFAULT_BACKBONE), env("PRECISION", "auto")),
-    )
-
-
 def _split_paths(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.replace(",", os.pathsep).split(os.pathsep) if part.strip()]
     return value
 
 
-class ServiceSettings(BaseSettings):
-    """Everything the HTTP service reads from LANTERNGUARD_* variables, checked when it starts.
+class EngineEnvironment(BaseSettings):
+    """What the engine reads from LANTERNGUARD_* variables: home, backbone, precision, thresholds.
 
-    Thresholds are inclusive from below (score >= match gives `match`); `raw_*` apply while the
-    registry is too small for whitening, `whitened_*` after. Their measured meaning is in README.md.
+    The CLI and the service both build their engine settings from this, so the same home gives the
+    same verdicts from `lanternguard inspect` and from the service. Thresholds are inclusive from
+    below (score >= match gives `match`); `raw_*` apply while the registry is too small for
+    whitening, `whitened_*` after. Their measured meaning is in README.md.
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
@@ -70,6 +65,39 @@ class ServiceSettings(BaseSettings):
     home: Path = Path("var")
     backbone: str = DEFAULT_BACKBONE
     precision: Precision = "auto"
+    raw_match: float = DEFAULT_CALIBRATION.raw.match
+    raw_review: float = DEFAULT_CALIBRATION.raw.review
+    whitened_match: float = DEFAULT_CALIBRATION.whitened.match
+    whitened_review: float = DEFAULT_CALIBRATION.whitened.review
+
+    @model_validator(mode="after")
+    def _thresholds_agree(self) -> EngineEnvironment:
+        self.calibration()
+        return self
+
+    def calibration(self) -> Calibration:
+        """Return the verdict thresholds: the shipped calibration unless a setting changes one.
+
+        Raises ValueError when a pair is out of order or range.
+        """
+        whitened = Thresholds(match=self.whitened_match, review=self.whitened_review)
+        raw = Thresholds(match=self.raw_match, review=self.raw_review)
+        if (whitened, raw) == (DEFAULT_CALIBRATION.whitened, DEFAULT_CALIBRATION.raw):
+            return DEFAULT_CALIBRATION
+        return Calibration(whitened=whitened, raw=raw, source=f"{ENV_PREFIX}*_MATCH/_REVIEW settings")
+
+    def engine_settings(self) -> EngineSettings:
+        """Return the engine's settings for this home, backbone, precision and calibration."""
+        return EngineSettings(
+            home=self.home,
+            embedder=embedder_config(self.backbone, self.precision),
+            calibration=self.calibration(),
+        )
+
+
+class ServiceSettings(EngineEnvironment):
+    """Everything the HTTP service reads from LANTERNGUARD_* variables, checked when it starts."""
+
     max_upload_bytes: int = Field(20_000_000, ge=1_000, description="largest request body with photos")
     max_scan_upload_bytes: int = Field(500_000_000, ge=1_000, description="largest zip upload for a scan")
     max_scan_unpacked_bytes: int = Field(2_000_000_000, ge=1_000, description="largest unpacked zip")
@@ -78,10 +106,6 @@ class ServiceSettings(BaseSettings):
     scan_roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=list, description="folders that folder scans may read (separated by ',' or ':')"
     )
-    raw_match: float = DEFAULT_CALIBRATION.raw.match
-    raw_review: float = DEFAULT_CALIBRATION.raw.review
-    whitened_match: float = DEFAULT_CALIBRATION.whitened.match
-    whitened_review: float = DEFAULT_CALIBRATION.whitened.review
     page_size: int = Field(50, ge=1, le=1_000, description="default page size of listings")
     max_in_flight: int = Field(24, ge=1, le=1_000, description="API requests served at once; more are shed")
     queue_timeout_s: float = Field(5.0, ge=0, le=120, description="how long a request waits for a slot")
@@ -98,26 +122,6 @@ class ServiceSettings(BaseSettings):
             raise ValueError(f"scan roots must be existing folders: {', '.join(missing)}")
         return [r.resolve() for r in roots]
 
-    @model_validator(mode="after")
-    def _thresholds_agree(self) -> ServiceSettings:
-        self.calibration()
-        return self
-
-    def calibration(self) -> Calibration:
-        """Return the verdict thresholds. Raises ValueError when a pair is out of order or range."""
-        return Calibration(
-            whitened=Thresholds(match=self.whitened_match, review=self.whitened_review),
-            raw=Thresholds(match=self.raw_match, review=self.raw_review),
-        )
-
-    def engine_settings(self) -> EngineSettings:
-        """Return the engine's settings for this home, backbone and calibration."""
-        return EngineSettings(
-            home=self.home,
-            embedder=embedder_config(self.backbone, self.precision),
-            calibration=self.calibration(),
-        )
-
 
 def _setting_name(location: tuple) -> str:
     if not location:
@@ -125,13 +129,29 @@ def _setting_name(location: tuple) -> str:
     return ENV_PREFIX + str(location[0]).upper()
 
 
+Loaded = TypeVar("Loaded", bound=EngineEnvironment)
+
+
+def _load(kind: type[Loaded], overrides: dict[str, object]) -> Loaded:
+    try:
+        return kind(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{_setting_name(e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise InvalidInput(f"invalid settings: {problems}") from exc
+
+
 def load_service_settings(**overrides: object) -> ServiceSettings:
     """Return the service settings from the environment, with command-line `overrides` on top.
 
     Raises InvalidInput that lists every bad setting.
     """
-    try:
-        return ServiceSettings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        problems = "; ".join(f"{_setting_name(e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise InvalidInput(f"invalid settings: {problems}") from exc
+    return _load(ServiceSettings, overrides)
+
+
+def engine_settings(home: Path | str | None = None, backbone: str | None = None) -> EngineSettings:
+    """Return engine settings from LANTERNGUARD_* variables with `home` and `backbone` on top.
+
+    The one way both the CLI and the service (through ServiceSettings) build them. Raises
+    InvalidInput that lists every bad setting.
+    """
+    return _load(EngineEnvironment, {"home": home, "backbone": backbone}).engine_settings()

@@ -8,7 +8,7 @@ import logging
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_response
-from index.service_errors import Overloaded
+from index.errors import Overloaded
 
 logger = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import UploadFile
 
-from index.service_errors import PayloadTooLarge, UnsupportedMediaType
-from index.uploads import Upload
+from index.errors import PayloadTooLarge, UnsupportedMediaType
+from index.service.uploads import Upload
 
 ANY_BYTES = "application/octet-stream"
 ZIP_TYPES = frozenset({"application/zip", "application/x-zip-compressed", "application/x-zip", ANY_BYTES})

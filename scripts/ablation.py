@@ -4,7 +4,7 @@ python scripts/ablation.py --benchmark ../shared/benchmark/dev stages   # the pi
 python scripts/ablation.py --benchmark ../shared/benchmark/dev grid     # descriptor recipes
 
 CNN feature maps (and SIFT features) of every image are computed once and cached under --cache;
-each variant is then scored with the benchmark's metrics (index.metrics) using the library's own
+each variant is then scored with the benchmark's metrics (index.evaluation.metrics) using the library's own
 pooling, whitening, regions, verification and score fusion. The engine's end-to-end figures come
 from `lanternguard evaluate`; this script explains them.
 """
@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from index.config import EngineSettings
-from index.metrics import QueryOutcome, compute_metrics
-from index.ranking import fuse
-from index.verification import Verification, unique_inliers, verify
+from index.engine import EngineSettings
+from index.evaluation.metrics import QueryOutcome, compute_metrics
+from index.matching.ranking import fuse
+from index.matching.verification import Verification, unique_inliers, verify
 from model.embedder import PRECISIONS, Embedder, EmbedderConfig
 from model.images import load_image
 from model.local import LocalFeatures, extract_local

@@ -27,9 +27,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.settings import engine_settings
-from index.ann import PHOTO_COSINE, IndexBudget, photos_of, recall_at
-from index.registry import Registry
-from index.vectors import Sidecar, VectorIndex, now
+from index.search.ann import PHOTO_COSINE, IndexBudget, photos_of, recall_at
+from index.search.vectors import Sidecar, VectorIndex, now
+from index.store.registry import Registry
 from model.whitening import learn_whitening
 
 Search = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]

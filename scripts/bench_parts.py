@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index.inputs import IMAGE_SUFFIXES
-from index.verification import nearest_two
+from index.batch.inputs import IMAGE_SUFFIXES
+from index.matching.verification import nearest_two
 from model.backbones import BACKBONES, load_backbone
 from model.embedder import DEFAULT_BACKBONE, Embedder, EmbedderConfig, inference
 from model.images import load_image

@@ -34,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.cli import SCAN_BATCH
 from api.settings import embedder_config, engine_settings
+from index.batch.inputs import IMAGE_SUFFIXES
 from index.engine import Engine, EngineSettings, Inspection, Rejected
-from index.inputs import IMAGE_SUFFIXES
-from index.registry import DesignFields
+from index.store.registry import DesignFields
 from model.embedder import Embedder
 from model.images import load_image
 

@@ -1,4 +1,4 @@
-"""Derive the verdict thresholds from a benchmark and store them with the package (index/calibration.json).
+"""Derive the verdict thresholds from a benchmark; store them in index/matching/calibration.json.
 
 python scripts/calibrate.py --benchmark ../shared/benchmark/dev [--regimes whitened raw]
 
@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from api.progress import stage_bars
-from index.calibration import calibrate
-from index.config import CALIBRATION_FILE, EngineSettings, load_calibration
-from index.evaluation import evaluate
-from index.metrics import QueryOutcome, compute_metrics
+from index.engine import EngineSettings
+from index.evaluation.fitting import calibrate
+from index.evaluation.metrics import QueryOutcome, compute_metrics
+from index.evaluation.run import evaluate
+from index.matching.calibration import CALIBRATION_FILE, load_calibration, model_fingerprint
 
 REGIMES = {"whitened": {}, "raw": {"whitening_min_images": 10**9}}
 
@@ -79,7 +80,9 @@ def main() -> None:
     parser.add_argument("--review-precision", type=float, default=0.80)
     parser.add_argument("--max-references", type=int, help="sample the registry down to this many views")
     parser.add_argument("--max-queries", type=int, help="sample the queries down to this many")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "index" / CALIBRATION_FILE)
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parents[1] / "index" / "matching" / CALIBRATION_FILE
+    )
     args = parser.parse_args()
     payload = json.loads(args.out.read_text()) if args.out.exists() else load_calibration().to_json()
     notes: dict[str, str] = payload.setdefault("notes", {})
@@ -98,6 +101,7 @@ def main() -> None:
         thresholds = calibrate(report.outcomes, args.match_precision, args.review_precision)
         metrics = compute_metrics(with_verdicts(report.outcomes, thresholds.match, thresholds.review))
         payload[regime] = {"match": thresholds.match, "review": thresholds.review}
+        payload["model"] = model_fingerprint(settings.embedder.fingerprint, settings.local.fingerprint)
         summary = {
             "regime": regime,
             "match": thresholds.match,

@@ -30,12 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from api.settings import engine_settings  # noqa: E402
-from index.audit import AuditLog  # noqa: E402
-from index.blobs import sha256_of  # noqa: E402
-from index.consistency import survey  # noqa: E402
-from index.database import Database  # noqa: E402
 from index.engine import Engine  # noqa: E402
-from index.maintenance import check  # noqa: E402
+from index.home.maintenance import check  # noqa: E402
+from index.home.survey import survey  # noqa: E402
+from index.service.audit import AuditLog  # noqa: E402
+from index.store.blobs import sha256_of  # noqa: E402
+from index.store.database import Database  # noqa: E402
 from model.embedder import Embedder  # noqa: E402
 from tests.conftest import draw_design, jpeg_bytes  # noqa: E402
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from api.services import Services  # noqa: E402
 from api.settings import ServiceSettings  # noqa: E402
-from index.keys import Role  # noqa: E402
+from index.service.keys import Role  # noqa: E402
 from tests.conftest import draw_design, jpeg_bytes  # noqa: E402
 
 API = "/api/v1"

@@ -21,10 +21,9 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
 
 from api.progress import Progress
-from index.config import EngineSettings
-from index.engine import Engine, Inspection
-from index.inputs import read_manifest
-from index.matcher import Verdict
+from index.batch.inputs import read_manifest
+from index.engine import Engine, EngineSettings, Inspection
+from index.matching.verdict import Verdict
 from model.images import load_image
 
 Transform = Callable[[Image.Image, random.Random, list[Image.Image]], Image.Image]

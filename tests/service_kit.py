@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.services import Services
 from api.settings import ServiceSettings
-from index.keys import Role
+from index.service.keys import Role
 from model.embedder import Embedder
 from tests.conftest import draw_design, jpeg_bytes
 

@@ -49,7 +49,7 @@ def test_a_firm_registers_a_design_with_its_views(service: Service) -> None:
 
 def test_a_registration_is_durable_and_searchable_when_acknowledged(service: Service) -> None:
     design = service.register("firm_a", 2)
-    from index.registry import Registry
+    from index.store.registry import Registry
 
     fresh = Registry(service.services.settings.home / "registry.sqlite3")
     try:

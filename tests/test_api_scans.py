@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from index.reports import scan_line
+from index.batch.reports import scan_line
 from model.embedder import Embedder
 from tests.service_kit import Service, photo_of, running, zip_bytes
 

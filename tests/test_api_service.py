@@ -14,7 +14,7 @@ from api.demo import DEMO_DESIGNS, DEMO_FIRM
 from api.services import Services
 from api.settings import ServiceSettings, load_service_settings
 from index.errors import InvalidInput
-from index.keys import Role, hash_key
+from index.service.keys import Role, hash_key
 from model.embedder import Embedder
 from tests.service_kit import Service, running
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from api.cli import main
-from index.audit import Actor, AuditLog
-from index.database import Database
 from index.errors import InvalidInput
+from index.service.audit import Actor, AuditLog
+from index.store.database import Database
 from model.embedder import Embedder
 from tests.service_kit import Service, photo_of, running, view_bytes, zip_bytes
 from tests.test_security import app_routes

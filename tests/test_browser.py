@@ -21,7 +21,7 @@ from api.app import create_app
 from api.demo import DEMO_DESIGNS, demo_photo, draw_lantern
 from api.services import Services
 from api.settings import ServiceSettings
-from index.keys import Role
+from index.service.keys import Role
 from model.embedder import Embedder
 from tests.service_kit import zip_bytes
 

@@ -11,8 +11,8 @@ import pytest
 
 from index.engine import Engine, EngineSettings, Inspection, Rejected
 from index.errors import IndexNotReady, InvalidInput
-from index.matcher import Verdict
-from index.registry import DesignFields
+from index.matching.verdict import Verdict
+from index.store.registry import DesignFields
 from model.embedder import Embedder, EmbedderConfig
 from model.errors import InvalidImage
 from tests.conftest import draw_design, jpeg_bytes

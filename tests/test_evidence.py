@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from api.cli import main
-from index.evidence import LINE, REGION, render_evidence
-from index.verification import verify
+from index.matching.evidence import LINE, REGION, render_evidence
+from index.matching.verification import verify
 from model.local import LocalConfig, extract_local
 from tests.conftest import draw_design, save_design
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from index import files
+from index.store import files
 
 
 def test_new_folders_and_the_file_are_made_durable_in_their_parents(

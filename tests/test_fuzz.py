@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, settings
 
 from api.app import create_app
 from api.settings import ServiceSettings
-from index.catalogue import NewDesign
-from index.keys import Role
-from index.uploads import Upload
+from index.service.catalogue import NewDesign
+from index.service.keys import Role
+from index.service.uploads import Upload
 from model.embedder import Embedder
 from tests.service_kit import FIRM_A, photo_of, view_bytes
 

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from api.cli import main
-from index.backup import BackupError, backup, restore, verify_backup
-from index.blobs import sha256_of
-from index.consistency import survey
 from index.engine import Engine, EngineSettings
-from index.maintenance import HomeInUse, check, home_lock, rebuild_index
-from index.registry import DesignFields
+from index.errors import BackupError, HomeInUse
+from index.home.backup import backup, restore, verify_backup
+from index.home.maintenance import check, home_lock, rebuild_index
+from index.home.survey import survey
+from index.store.blobs import sha256_of
+from index.store.registry import DesignFields
 from model.embedder import Embedder
 from tests.conftest import draw_design, jpeg_bytes
 

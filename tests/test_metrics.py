@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.metrics import QueryOutcome, compute_metrics, threshold_for_precision
+from index.evaluation.metrics import QueryOutcome, compute_metrics, threshold_for_precision
 
 
 def outcomes() -> list[QueryOutcome]:

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from index.calibration import calibrate, threshold_at
-from index.matcher import DesignHit
-from index.metrics import QueryOutcome
-from index.ranking import best_per_image, fuse, rerank
-from index.verification import Verification
+from index.evaluation.fitting import calibrate, threshold_at
+from index.evaluation.metrics import QueryOutcome
+from index.matching.ranking import best_per_image, fuse, rerank
+from index.matching.verdict import DesignHit
+from index.matching.verification import Verification
 from model.regions import grid_windows, regional_descriptors
 
 

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from api.cli import main
-from index.distributed import RayScanOptions, scan_on_ray
+from index.batch.inputs import collect_scan_inputs
+from index.batch.ray_scan import RayScanOptions, scan_on_ray
+from index.batch.reports import scan_line
 from index.engine import Engine, EngineSettings
-from index.inputs import collect_scan_inputs
-from index.registry import DesignFields
-from index.reports import scan_line
+from index.store.registry import DesignFields
 from tests.conftest import draw_design, jpeg_bytes, save_design
 
 ray = pytest.importorskip("ray", reason="the cluster extra is not installed (pip install '.[cluster]')")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from index.errors import DuplicateDesign, InvalidInput, UnknownDesign
-from index.registry import DesignFields, NewImage, Registry
+from index.store.registry import DesignFields, NewImage, Registry
 
 
 def image(sha_digit: str, seed: int = 0) -> NewImage:

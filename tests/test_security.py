@@ -16,10 +16,10 @@ from fastapi.routing import APIRoute
 from PIL import Image
 from starlette.routing import BaseRoute, Mount
 
-import index.keys as keys_module
+import index.service.keys as keys_module
 from api.auth import current_key
-from index.archives import declared_entries
-from index.keys import KEY_PREFIX
+from index.service.archives import declared_entries
+from index.service.keys import KEY_PREFIX
 from model.embedder import Embedder
 from tests.service_kit import Service, photo_of, running, view_bytes, zip_bytes
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.ann import IndexBudget, IndexKind, plan_index, recall_at
-from index.vectors import Sidecar, VectorIndex
+from index.search.ann import IndexBudget, IndexKind, plan_index, recall_at
+from index.search.vectors import Sidecar, VectorIndex
 from model.whitening import learn_whitening
 
 

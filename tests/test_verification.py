@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from index.verification import Verification, nearest_two, unique_inliers, verify
+from index.matching.verification import Verification, nearest_two, unique_inliers, verify
 from model.local import LocalConfig, LocalFeatures, extract_local
 from tests.conftest import draw_design
 

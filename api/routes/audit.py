@@ -13,7 +13,7 @@ from api.auth import AdminKey
 from api.errors import error_responses
 from api.schemas import API, MAX_ROW, AuditEntriesPublic, AuditEntryPublic, Offset
 from api.services import ServicesDep
-from index.service_errors import Forbidden, NotAuthenticated
+from index.errors import Forbidden, NotAuthenticated
 
 router = APIRouter(prefix=f"{API}/audit", tags=["keys"])
 

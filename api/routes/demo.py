@@ -11,7 +11,7 @@ from api.demo import DEMO_DESIGNS, demo_photo
 from api.errors import error_responses
 from api.schemas import API
 from api.services import ServicesDep
-from index.service_errors import UnknownRecord
+from index.errors import UnknownRecord
 
 router = APIRouter(prefix=f"{API}/demo", tags=["demo"])
 

@@ -12,12 +12,14 @@ from api.presenters import design_public
 from api.schemas import API, DesignCreate, DesignPublic, DesignsPublic, DesignUpdate, Offset
 from api.services import ServicesDep
 from api.uploads import read_image
-from index.errors import IndexNotReady, InvalidInput, UnknownDesign
-from index.service_errors import (
+from index.errors import (
     Conflict,
     Forbidden,
+    IndexNotReady,
+    InvalidInput,
     NotAuthenticated,
     PayloadTooLarge,
+    UnknownDesign,
     UnsupportedMediaType,
 )
 from model.errors import InvalidImage

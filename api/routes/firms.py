@@ -9,8 +9,7 @@ from api.errors import error_responses
 from api.presenters import firm_public
 from api.schemas import API, FirmCreate, FirmPublic, FirmsPublic
 from api.services import ServicesDep
-from index.errors import InvalidInput
-from index.service_errors import Forbidden, NotAuthenticated
+from index.errors import Forbidden, InvalidInput, NotAuthenticated
 
 router = APIRouter(prefix=f"{API}/firms", tags=["keys"])
 

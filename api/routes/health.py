@@ -24,11 +24,15 @@ def live() -> HealthPublic:
     responses={503: {"model": HealthPublic, "description": "Still loading, or loading failed"}},
 )
 def ready(services: ServicesDep) -> HealthPublic | JSONResponse:
-    """Answer 200 once inspections can run, 503 while the model and index load (or if that failed)."""
+    """Answer 200 once inspections can run, 503 while the model and index load (or if that failed).
+
+    `detail` of a 200 says when the verdict thresholds were measured with another model.
+    """
     if services.failure is not None:
         body = HealthPublic(status="failed", detail=services.failure)
         return JSONResponse(body.model_dump(), status_code=503)
     if not services.ready:
         body = HealthPublic(status="starting", detail="loading the model and index")
         return JSONResponse(body.model_dump(), status_code=503)
-    return HealthPublic(status="ok", views_searchable=services.engine.index_size)
+    engine = services.engine
+    return HealthPublic(status="ok", views_searchable=engine.index_size, detail=engine.calibration_warning)

@@ -9,8 +9,7 @@ from api.errors import error_responses
 from api.schemas import API, RecordId
 from api.services import ServicesDep
 from api.uploads import media_type_of
-from index.errors import IndexNotReady
-from index.service_errors import Forbidden, NotAuthenticated, UnknownRecord
+from index.errors import Forbidden, IndexNotReady, NotAuthenticated, UnknownRecord
 
 router = APIRouter(prefix=f"{API}/images", tags=["designs"])
 

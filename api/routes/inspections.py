@@ -12,15 +12,16 @@ from api.presenters import inspection_public
 from api.schemas import API, InspectionPublic, InspectionsPublic, Offset, Rank, RecordId, ReviewUpdate
 from api.services import ServicesDep
 from api.uploads import media_type_of, read_image
-from index.errors import IndexNotReady, InvalidInput
-from index.inspections import Review
-from index.service_errors import (
+from index.errors import (
     Forbidden,
+    IndexNotReady,
+    InvalidInput,
     NotAuthenticated,
     PayloadTooLarge,
     UnknownRecord,
     UnsupportedMediaType,
 )
+from index.service.inspections import Review
 from model.errors import InvalidImage
 
 router = APIRouter(prefix=f"{API}/inspections", tags=["inspections"])

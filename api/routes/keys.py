@@ -11,9 +11,8 @@ from api.errors import error_responses
 from api.presenters import key_public
 from api.schemas import API, KeyCreate, KeyIssued, KeyPublic, KeysPublic, MePublic, RecordId
 from api.services import ServicesDep
-from index.errors import InvalidInput
-from index.keys import Role
-from index.service_errors import Forbidden, NotAuthenticated, UnknownRecord
+from index.errors import Forbidden, InvalidInput, NotAuthenticated, UnknownRecord
+from index.service.keys import Role
 
 router = APIRouter(prefix=API, tags=["keys"])
 

@@ -12,17 +12,18 @@ from api.presenters import scan_public
 from api.schemas import API, Offset, RecordId, ScanPublic, ScansPublic
 from api.services import ServicesDep
 from api.uploads import check_zip
-from index.errors import IndexNotReady, InvalidInput
-from index.reports import scan_csv
-from index.scans import ScanStatus
-from index.service_errors import (
+from index.batch.reports import scan_csv
+from index.errors import (
     Conflict,
     Forbidden,
+    IndexNotReady,
+    InvalidInput,
     NotAuthenticated,
     PayloadTooLarge,
     UnknownRecord,
     UnsupportedMediaType,
 )
+from index.service.scans import ScanStatus
 
 router = APIRouter(prefix=f"{API}/scans", tags=["scans"])
 

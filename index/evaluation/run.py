@@ -1,0 +1,117 @@
+"""Benchmark evaluation: register references in a throw-away home, inspect queries, score the run."""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from index.batch.inputs import read_manifest
+from index.engine import Engine, EngineSettings, Inspection, RegistrationFailed
+from index.errors import InvalidInput
+from index.evaluation.metrics import Metrics, QueryOutcome, compute_metrics
+from model.embedder import Embedder
+
+QUERY_BATCH = 32
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """The benchmark metrics of one run, with its size and speed."""
+
+    metrics: Metrics
+    images_per_s: float
+    references: int
+    queries: int
+    errors: int
+    outcomes: list[QueryOutcome] = field(default_factory=list, repr=False)
+
+    def as_json(self) -> dict[str, float | int | None]:
+        """Return the report with the benchmark's output keys (a stable contract)."""
+        m = self.metrics
+        return {
+            "uAP": round(m.uap, 4),
+            "R@1": round(m.recall_at_1, 4),
+            "R@P90": round(m.recall_at_p90, 4),
+            "thr@P90": None if m.threshold_at_p90 is None else round(m.threshold_at_p90, 4),
+            "false_match_rate": round(m.false_match_rate, 4),
+            "images_per_s": round(self.images_per_s, 2),
+            "references": self.references,
+            "queries": self.queries,
+            "errors": self.errors,
+        }
+
+
+def read_queries(path: Path) -> list[tuple[Path, str | None]]:
+    """Read a queries CSV (image,design_id; empty design_id = unregistered). Raises InvalidInput."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+    except FileNotFoundError as exc:
+        raise InvalidInput(f"{path}: no such file") from exc
+    if rows and not {"image", "design_id"} <= set(rows[0]):
+        raise InvalidInput(f"{path}: needs the columns image,design_id")
+    return [(path.parent / r["image"], (r["design_id"] or "").strip() or None) for r in rows]
+
+
+def _outcome(result: Inspection, truth: str | None) -> QueryOutcome:
+    predictions = [(m.design.design_id, m.score) for m in result.matches]
+    return QueryOutcome(truth=truth, predictions=predictions, verdict=result.verdict.value)
+
+
+def evaluate(
+    references: Path,
+    queries: Path,
+    settings: EngineSettings,
+    embedder: Embedder | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> EvaluationReport:
+    """Run the benchmark protocol in a temporary home (settings.home is replaced).
+
+    `progress(stage, done, total)` is called as references and queries are handled.
+    Returns the EvaluationReport. Raises InvalidInput for malformed CSVs.
+    """
+    designs = read_manifest(references)
+    query_rows = read_queries(queries)
+    n_refs = sum(len(paths) for _, paths in designs)
+    with tempfile.TemporaryDirectory(prefix="lanternguard-eval-") as home:
+        engine = Engine(replace(settings, home=Path(home)), embedder)
+        try:
+            start = time.perf_counter()
+            done = 0
+
+            def registered(count: int) -> None:
+                nonlocal done
+                done += count
+                if progress:
+                    progress("references", done, n_refs)
+
+            failures = sum(
+                isinstance(r, RegistrationFailed) for r in engine.register_many(designs, progress=registered)
+            )
+            outcomes: list[QueryOutcome] = []
+            batches = engine.inspect_batches([p for p, _ in query_rows], QUERY_BATCH)
+            for results in batches:
+                for result in results:
+                    truth = query_rows[len(outcomes)][1]
+                    if isinstance(result, Inspection):
+                        outcomes.append(_outcome(result, truth))
+                    else:
+                        failures += 1
+                        outcomes.append(QueryOutcome(truth=truth, predictions=[], verdict="no_match"))
+                if progress:
+                    progress("queries", len(outcomes), len(query_rows))
+            elapsed = time.perf_counter() - start
+        finally:
+            engine.close()
+    return EvaluationReport(
+        metrics=compute_metrics(outcomes),
+        images_per_s=(n_refs + len(query_rows)) / elapsed if elapsed > 0 else 0.0,
+        references=n_refs,
+        queries=len(query_rows),
+        errors=failures,
+        outcomes=outcomes,
+    )

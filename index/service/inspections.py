@@ -1,0 +1,127 @@
+"""The inspection log: every photo checked, by whom and when, its verdict, matches and their review."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from index.engine import Inspection
+from index.errors import UnknownRecord
+from index.store.database import Database, utc_now
+
+_SELECT = """
+SELECT i.id, i.key_id, coalesce(k.label, k.prefix), i.created_at, i.photo_sha256, i.filename, i.verdict,
+       i.note, i.shipment_ref
+FROM inspections i JOIN api_keys k ON k.id = i.key_id
+"""
+_MATCHES = """
+SELECT m.inspection_id, m.rank, m.design_pk, m.image_id, m.score, m.review, coalesce(k.label, k.prefix),
+       m.reviewed_at
+FROM inspection_matches m LEFT JOIN api_keys k ON k.id = m.reviewed_by
+"""
+
+
+class Review(StrEnum):
+    """An inspector's judgement of one match: not yet looked at, confirmed, or rejected."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class MatchRecord:
+    """One recorded match: the design and view it cited, the score, and its review."""
+
+    rank: int
+    design_pk: int
+    image_id: int
+    score: float
+    review: Review
+    reviewed_by: str | None
+    reviewed_at: str | None
+
+
+@dataclass(frozen=True)
+class InspectionRecord:
+    """One recorded inspection; `inspector` is the label (or prefix) of the key that ran it."""
+
+    id: int
+    key_id: int
+    inspector: str
+    created_at: str
+    photo_sha256: str
+    filename: str | None
+    verdict: str
+    note: str | None
+    shipment_ref: str | None
+    matches: list[MatchRecord]
+
+
+class InspectionLog:
+    """Stores each inspection with its matches in one transaction; matches cite designs by key."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def record(
+        self,
+        key_id: int,
+        result: Inspection,
+        filename: str | None,
+        note: str | None,
+        shipment_ref: str | None,
+    ) -> InspectionRecord:
+        """Store an inspection and its matches durably. Returns the stored record."""
+        with self._db.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO inspections(key_id, created_at, photo_sha256, filename, verdict, note,"
+                " shipment_ref) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key_id, utc_now(), result.sha256, filename, result.verdict.value, note, shipment_ref),
+            )
+            inspection_id = int(cursor.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO inspection_matches(inspection_id, rank, design_pk, image_id, score)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (inspection_id, rank, m.design.pk, m.image_id, float(m.score))
+                    for rank, m in enumerate(result.matches, start=1)
+                ],
+            )
+        return self.get(inspection_id)
+
+    def get(self, inspection_id: int) -> InspectionRecord:
+        """Return one inspection. Raises UnknownRecord."""
+        row = self._db.row(_SELECT + " WHERE i.id = ?", (inspection_id,))
+        if row is None:
+            raise UnknownRecord(f"no inspection {inspection_id}")
+        return self._with_matches([row])[0]
+
+    def page(self, limit: int, offset: int) -> tuple[list[InspectionRecord], int]:
+        """Return a page of inspections, newest first, and how many there are in all."""
+        rows = self._db.rows(_SELECT + " ORDER BY i.id DESC LIMIT ? OFFSET ?", (limit, offset))
+        count = self._db.row("SELECT count(*) FROM inspections")
+        return self._with_matches(rows), int(count[0]) if count else 0
+
+    def review(self, inspection_id: int, rank: int, review: Review, key_id: int) -> InspectionRecord:
+        """Record an inspector's judgement of one match. Returns the inspection. Raises UnknownRecord."""
+        inspection = self.get(inspection_id)
+        if not any(m.rank == rank for m in inspection.matches):
+            raise UnknownRecord(f"inspection {inspection_id} has no match ranked {rank}")
+        with self._db.transaction() as db:
+            db.execute(
+                "UPDATE inspection_matches SET review = ?, reviewed_by = ?, reviewed_at = ?"
+                " WHERE inspection_id = ? AND rank = ?",
+                (review.value, key_id, utc_now(), inspection_id, rank),
+            )
+        return self.get(inspection_id)
+
+    def _with_matches(self, rows: list[tuple]) -> list[InspectionRecord]:
+        ids = [int(r[0]) for r in rows]
+        found: dict[int, list[MatchRecord]] = {i: [] for i in ids}
+        if ids:
+            marks = ",".join("?" * len(ids))
+            query = _MATCHES + f" WHERE m.inspection_id IN ({marks}) ORDER BY m.inspection_id, m.rank"
+            for m in self._db.rows(query, ids):
+                found[m[0]].append(MatchRecord(m[1], m[2], m[3], m[4], Review(m[5]), m[6], m[7]))
+        return [InspectionRecord(*row, matches=found[int(row[0])]) for row in rows]
