@@ -34,4 +34,4 @@ demo: setup
 
 evaluate: setup
 	$(BIN)/lanternguard evaluate --references $(BENCHMARK)/references.csv \
-		--queries $(BENCHMARK)/queries.csv --json bench-out/dev.json
+		--queries $(BENCHMARK)/queries.csv --json bench-out/dev.json --calibrate-on split

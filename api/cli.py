@@ -19,7 +19,8 @@ from index.batch.inputs import collect_scan_inputs, read_manifest
 from index.batch.reports import scan_line
 from index.engine import Engine, Inspection, Registration, RegistrationFailed
 from index.errors import InvalidInput
-from index.evaluation.run import evaluate
+from index.evaluation.run import evaluate, read_queries
+from index.evaluation.transfer import transfer
 from index.matching.evidence import design_caption, render_evidence
 from index.service.keys import Role
 from index.store.registry import DesignFields
@@ -129,13 +130,31 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     settings = engine_settings(resolve_home(None), args.backbone)
+    if args.calibrate_on == "split" and len({d for _, d in read_queries(args.queries) if d}) < 2:
+        raise InvalidInput(f"--calibrate-on split: {args.queries} needs photos of at least two designs")
     report = evaluate(args.references, args.queries, settings, progress=stage_bars())
     figures = report.as_json()
     for key in ("uAP", "R@1", "R@P90", "thr@P90", "false_match_rate", "images_per_s"):
         print(f"{key:>17}: {figures[key]}")
+    if args.calibrate_on == "split":
+        try:
+            figures["transfer"] = transfer(report.outcomes, seed=args.split_seed).as_json()
+        except ValueError as exc:
+            raise InvalidInput(f"--calibrate-on split: {exc}") from exc
+        _print_transfer(figures["transfer"])
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return EXIT_OK
+
+
+def _print_transfer(report: dict) -> None:
+    for k, fold in enumerate(report["folds"]):
+        print(f"  fold {k + 1} fitted: match >= {fold['match']}, review >= {fold['review']}")
+    for name, held in report["held_out"].items():
+        print(
+            f"  held-out {name:>6}: precision {held['precision']}, recall {held['recall']}, "
+            f"unregistered photos {held['unregistered_share']}"
+        )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -278,6 +297,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--references", type=Path, required=True)
     evaluation.add_argument("--queries", type=Path, required=True)
     evaluation.add_argument("--json", type=Path, help="write the metrics as one JSON object")
+    evaluation.add_argument(
+        "--calibrate-on",
+        choices=["split"],
+        help="split: fit the verdict thresholds on half of the designs (their photos and half of the"
+        " unregistered ones), judge the other half with them, and the reverse (key `transfer`)",
+    )
+    evaluation.add_argument("--split-seed", type=int, default=0, help="seed of the design split")
     evaluation.set_defaults(run=cmd_evaluate)
     _add_service_commands(commands, common)
     add_maintenance_commands(commands, common)

@@ -102,6 +102,40 @@ def test_evaluate_writes_the_contract_keys(
     assert "uAP" in out
 
 
+def test_evaluate_split_reports_held_out_verdicts(
+    catalogue: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (catalogue / "references.csv").write_text(
+        "design_id,image\n" + "".join(f"D{s},refs/design-{s}.jpg\n" for s in range(4))
+    )
+    (catalogue / "queries.csv").write_text(
+        "image,design_id\nqueries/photo-1.jpg,D1\nqueries/photo-3.jpg,D3\nrefs/design-0.jpg,\n"
+    )
+    out_file = tmp_path / "metrics.json"
+    refs, queries = str(catalogue / "references.csv"), str(catalogue / "queries.csv")
+    argv = ["evaluate", "--references", refs, "--queries", queries, "--json", str(out_file)]
+    code, out, _ = run(capsys, *argv, "--calibrate-on", "split")
+    metrics = json.loads(out_file.read_text())
+    assert code == 0
+    assert {"uAP", "R@1", "R@P90", "thr@P90", "false_match_rate", "images_per_s"} <= set(metrics)
+    held = metrics["transfer"]["held_out"]
+    assert set(held) == {"match", "review"}
+    assert {"precision", "recall", "unregistered_share", "selected"} == set(held["review"])
+    assert [f["fitted_on_designs"] for f in metrics["transfer"]["folds"]] == [1, 1]
+    assert set(metrics["verdicts"]) == {"match", "review"}
+    assert "held-out" in out
+
+
+def test_evaluate_split_needs_two_designs(catalogue: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (catalogue / "references.csv").write_text("design_id,image\nD1,refs/design-1.jpg\n")
+    (catalogue / "queries.csv").write_text("image,design_id\nqueries/photo-1.jpg,D1\n")
+    refs, queries = str(catalogue / "references.csv"), str(catalogue / "queries.csv")
+    argv = ["evaluate", "--references", refs, "--queries", queries, "--calibrate-on", "split"]
+    code, _, err = run(capsys, *argv)
+    assert code == 3
+    assert "at least two designs" in err
+
+
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [

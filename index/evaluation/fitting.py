@@ -35,14 +35,15 @@ def verdict_precision_curve(outcomes: Sequence[QueryOutcome]) -> tuple[np.ndarra
 def threshold_at(outcomes: Sequence[QueryOutcome], precision: float) -> float:
     """Return the lowest threshold at which verdicts are still >= `precision` right.
 
-    Falls back to just above the highest score when no threshold reaches it.
+    Falls back to just above the highest score when no threshold reaches it (by 1e-4, so that
+    the 4-decimal rounding of `calibrate` keeps it above; at most 2.0, the score's ceiling).
     """
     thresholds, precisions = verdict_precision_curve(outcomes)
     if thresholds.size == 0:
         raise ValueError("no predictions to calibrate on")
     passing = np.flatnonzero(precisions >= precision)
     if passing.size == 0:
-        return float(thresholds[0]) + 1e-6
+        return min(float(thresholds[0]) + 1e-4, 2.0)
     return float(thresholds[passing[-1]])
 
 

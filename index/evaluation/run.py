@@ -13,6 +13,8 @@ from index.batch.inputs import read_manifest
 from index.engine import Engine, EngineSettings, Inspection, RegistrationFailed
 from index.errors import InvalidInput
 from index.evaluation.metrics import Metrics, QueryOutcome, compute_metrics
+from index.evaluation.transfer import judged_figures
+from index.matching.verdict import Verdict
 from model.embedder import Embedder
 
 QUERY_BATCH = 32
@@ -29,8 +31,12 @@ class EvaluationReport:
     errors: int
     outcomes: list[QueryOutcome] = field(default_factory=list, repr=False)
 
-    def as_json(self) -> dict[str, float | int | None]:
-        """Return the report with the benchmark's output keys (a stable contract)."""
+    def as_json(self) -> dict:
+        """Return the report with the benchmark's output keys (a stable contract).
+
+        `verdicts` (added): per verdict level the precision, recall and share of unregistered
+        photos under the thresholds the run was judged with (see index.evaluation.transfer).
+        """
         m = self.metrics
         return {
             "uAP": round(m.uap, 4),
@@ -42,6 +48,10 @@ class EvaluationReport:
             "references": self.references,
             "queries": self.queries,
             "errors": self.errors,
+            "verdicts": {
+                name: figures.as_json()
+                for name, figures in judged_figures([(o, Verdict(o.verdict)) for o in self.outcomes]).items()
+            },
         }
 
 
