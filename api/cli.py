@@ -21,7 +21,7 @@ from index.engine import Engine, Inspection, Registration, RegistrationFailed
 from index.errors import InvalidInput
 from index.evaluation.run import evaluate, read_queries
 from index.evaluation.transfer import transfer
-from index.matching.evidence import design_caption, render_evidence
+from index.matching.evidence import ScoreParts, design_caption, render_evidence
 from index.service.keys import Role
 from index.store.registry import DesignFields
 from model.errors import LanternGuardError
@@ -104,8 +104,15 @@ def _write_evidence(engine: Engine, photo: Path, result: Inspection, out: Path) 
         raise InvalidInput("no registered design resembles this photo: there is no evidence to draw")
     top = result.matches[0]
     reference = load_image(engine.blobs.get(engine.registry.image_hashes([top.image_id])[top.image_id]))
+    parts = ScoreParts(top.appearance, top.keypoints, top.rival, top.inliers)
     picture = render_evidence(
-        load_image(photo), reference, top.score, design_caption(top.design), top.verification
+        load_image(photo),
+        reference,
+        top.score,
+        design_caption(top.design),
+        top.verification,
+        parts,
+        result.verdict.value,
     )
     out.write_bytes(picture)
     print(f"evidence written to {out}", file=sys.stderr)

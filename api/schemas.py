@@ -118,6 +118,20 @@ class MatchPublic(BaseModel):
     rank: int
     design_id: str
     score: float
+    appearance: float | None = Field(
+        default=None, description="the part of the score from appearance (CNN cosine of photo and view)"
+    )
+    keypoints: float | None = Field(
+        default=None, description="the part of the score from verified keypoints (see `inliers`)"
+    )
+    rival: float | None = Field(
+        default=None,
+        description="appearance + keypoints of the best other registered design, subtracted:"
+        " score = appearance + keypoints - rival",
+    )
+    inliers: int | None = Field(
+        default=None, description="photo keypoints that agree geometrically with the matched view"
+    )
     registration_number: str | None
     title: str | None
     owner: str | None

@@ -48,6 +48,9 @@ def test_an_inspection_finds_the_design_and_is_recorded(service: Service, catalo
     )
     assert body["photo_sha256"] == hashlib.sha256(photo).hexdigest()
     assert body["inspector"] == "anna" and body["created_at"]
+    parts = best["appearance"] + best["keypoints"] - best["rival"]
+    assert best["score"] == pytest.approx(parts, abs=2e-4)
+    assert best["inliers"] > 0 and best["keypoints"] > 0
     assert body["note"] == "blue crate" and body["shipment_ref"] == "MSKU 123"
     assert body["evidence_url"] == best["evidence_url"]
     again = service.client.get(f"/api/v1/inspections/{body['id']}", headers=service.auth("admin"))

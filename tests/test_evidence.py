@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from api.cli import main
-from index.matching.evidence import LINE, REGION, render_evidence
+from index.matching.evidence import INK, LINE, REGION, ScoreParts, render_evidence
 from index.matching.verification import verify
 from model.local import LocalConfig, extract_local
 from tests.conftest import draw_design, save_design
@@ -37,6 +37,23 @@ def test_verified_evidence_draws_lines_and_region() -> None:
     assert verification.inliers > 20
     assert colour_share(png, LINE) > 0.001
     assert colour_share(png, REGION) > 0.0005
+
+
+def test_no_match_evidence_draws_no_keypoint_lines_and_says_the_parts() -> None:
+    reference = draw_design(2)
+    canvas = Image.new("RGB", (640, 480), (200, 200, 200))
+    canvas.paste(reference, (200, 150))
+    config = LocalConfig(max_side=640, keypoints=500)
+    verification = verify(extract_local(canvas, config), extract_local(reference, config))
+    parts = ScoreParts(appearance=0.4, keypoints=0.5, rival=0.8, inliers=verification.inliers)
+    assert parts.line().startswith("= appearance 0.400 + keypoints 0.500")
+    drawn = render_evidence(canvas, reference, 0.1, "D2", verification, parts, "review")
+    withheld = render_evidence(canvas, reference, 0.1, "D2", verification, parts, "no_match")
+    assert colour_share(drawn, LINE) > 0.001
+    assert colour_share(withheld, LINE) == 0.0 and colour_share(withheld, REGION) == 0.0
+    plain = render_evidence(canvas, reference, 0.1, "D2")
+    assert colour_share(withheld, INK) > colour_share(plain, INK)
+    assert ScoreParts(None, None, None, None).line() == ""
 
 
 def test_cli_writes_the_evidence_of_the_best_match(

@@ -8,7 +8,7 @@ import torch
 
 from index.evaluation.fitting import calibrate, threshold_at
 from index.evaluation.metrics import QueryOutcome
-from index.matching.ranking import best_per_image, fuse, rerank
+from index.matching.ranking import against_rivals, best_per_image, fuse, rerank
 from index.matching.verdict import DesignHit
 from index.matching.verification import Verification
 from model.regions import grid_windows, regional_descriptors
@@ -72,3 +72,37 @@ def test_threshold_is_the_lowest_score_keeping_the_precision() -> None:
 def test_calibrate_orders_review_below_match() -> None:
     thresholds = calibrate(outcomes(), 0.95, 0.70)
     assert (thresholds.match, thresholds.review) == (1.8, 1.6)
+
+
+def test_against_rivals_scores_each_design_by_its_lead_over_the_best_other() -> None:
+    hits = [DesignHit(1, 10, 0.6), DesignHit(2, 20, 0.5), DesignHit(3, 30, 0.4)]
+    points = np.zeros((40, 2), dtype=np.float32)
+    verified = Verification(np.arange(40), points, points, np.eye(3))
+    ranked = against_rivals(rerank(hits, [None, verified, None], saturation=50))
+    assert [r.hit.design_pk for r in ranked] == [2, 1, 3]
+    assert ranked[0].fused == pytest.approx(1.3) and ranked[0].keypoints == pytest.approx(0.8)
+    assert ranked[0].rival == pytest.approx(0.6) and ranked[0].score == pytest.approx(0.7)
+    assert ranked[1].score == pytest.approx(0.6 - 1.3)
+    alone = against_rivals(rerank(hits[:1], [None], saturation=50))
+    assert alone[0].score == pytest.approx(0.6) and alone[0].rival == 0.0
+
+
+def test_near_tied_look_alikes_score_near_zero() -> None:
+    hits = [DesignHit(1, 10, 0.7), DesignHit(2, 20, 0.69)]
+    points = np.zeros((40, 2), dtype=np.float32)
+    both = [Verification(np.arange(k, k + 40), points, points, np.eye(3)) for k in (0, 40)]
+    ranked = against_rivals(rerank(hits, both, saturation=50))
+    assert ranked[0].fused > 1.4
+    assert ranked[0].score == pytest.approx(0.01)
+
+
+def test_inliers_at_the_edge_of_the_view_count_little() -> None:
+    centre = np.full((30, 2), 50.0, dtype=np.float32)
+    edge = np.tile(np.float32([[2.0, 98.0]]), (30, 1))
+    hits = [DesignHit(1, 10, 0.5), DesignHit(2, 20, 0.5)]
+    on_design = Verification(np.arange(30), centre, centre, np.eye(3), reference_size=(100.0, 100.0))
+    on_floor = Verification(np.arange(30, 60), edge, edge, np.eye(3), reference_size=(100.0, 100.0))
+    ranked = rerank(hits, [on_design, on_floor], saturation=30, spread=0.3)
+    assert ranked[0].hit.design_pk == 1 and ranked[0].keypoints == pytest.approx(1.0)
+    assert ranked[1].inliers == 30 and ranked[1].keypoints < 0.1
+    assert rerank(hits, [on_design, on_floor], saturation=30)[1].keypoints == pytest.approx(1.0)

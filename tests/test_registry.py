@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from index.errors import DuplicateDesign, InvalidInput, UnknownDesign
+from index.store.database import Database
 from index.store.registry import DesignFields, NewImage, Registry
 
 
@@ -78,3 +80,23 @@ def test_unknown_design_is_named(registry: Registry) -> None:
 def test_embeddings_are_per_fingerprint(registry: Registry) -> None:
     registry.add_images(DesignFields("LG-1"), [image("a")], "fp-one")
     assert registry.active_embeddings("fp-two")[0].size == 0
+
+
+def test_an_older_home_gains_the_score_parts_of_its_matches(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE inspection_matches (inspection_id INTEGER NOT NULL, rank INTEGER NOT NULL,"
+        " design_pk INTEGER NOT NULL, image_id INTEGER NOT NULL, score REAL NOT NULL,"
+        " review TEXT NOT NULL DEFAULT 'pending', reviewed_by INTEGER, reviewed_at TEXT,"
+        " PRIMARY KEY (inspection_id, rank))"
+    )
+    old.execute("INSERT INTO inspection_matches VALUES (1, 1, 1, 1, 0.5, 'pending', NULL, NULL)")
+    old.commit()
+    old.close()
+    Database(path).close()
+    Database(path).close()
+    db = sqlite3.connect(path)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(inspection_matches)")}
+    assert {"appearance", "keypoints", "rival", "inliers"} <= columns
+    assert db.execute("SELECT score, appearance FROM inspection_matches").fetchall() == [(0.5, None)]

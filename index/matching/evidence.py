@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
@@ -22,6 +23,31 @@ BAND = (30, 58, 95)
 LINE = (16, 185, 129)
 REGION = (245, 158, 11)
 MAX_LINES = 60
+
+
+@dataclass(frozen=True)
+class ScoreParts:
+    """Where a match's score came from: score = appearance + keypoints - rival.
+
+    `appearance` is the CNN cosine of photo and view; `keypoints` the part from the `inliers` photo
+    keypoints that agree geometrically with the view; `rival` the same sum of the best other
+    registered design, subtracted. None where it was not recorded (inspections stored before).
+    """
+
+    appearance: float | None
+    keypoints: float | None
+    rival: float | None
+    inliers: int | None
+
+    def line(self) -> str:
+        """Return the breakdown as one line of text, or "" when it was not recorded."""
+        if self.appearance is None or self.keypoints is None or self.rival is None:
+            return ""
+        points = f" ({self.inliers} points)" if self.inliers is not None else ""
+        return (
+            f"= appearance {self.appearance:.3f} + keypoints {self.keypoints:.3f}{points}"
+            f" - best other design {self.rival:.3f}"
+        )
 
 
 def design_caption(design: DesignRecord) -> str:
@@ -60,11 +86,17 @@ def render_evidence(
     score: float,
     caption: str = "",
     verification: Verification | None = None,
+    parts: ScoreParts | None = None,
+    verdict: str | None = None,
 ) -> bytes:
     """Return a PNG with the photo (left) and the reference view (right) at equal height, the score
     and an optional caption (design id, title, owner) above them. With a `verification`, matched
     keypoints are joined by lines, the located region is outlined in the photo and the inlier
-    count is printed."""
+    count is printed; with `parts`, the footer says which part of the score came from appearance
+    and which from verified keypoints. For a `no_match` verdict no keypoint lines or outline are
+    drawn: the picture shows what was compared, not agreement that the verdict did not find."""
+    if verdict == "no_match":
+        verification = None
     left, right = _fit(photo), _fit(reference)
     height = max(left.height, right.height)
     width = MARGIN * 3 + PANEL[0] * 2
@@ -99,6 +131,11 @@ def render_evidence(
         draw.rectangle([x - 1, y - 1, x + picture.width, y + picture.height], outline=(203, 213, 225))
         text_width = draw.textlength(label, font=small)
         draw.text((x0 + (PANEL[0] - text_width) / 2, HEADER + height + 10), label, font=small, fill=INK)
+    breakdown = parts.line() if parts is not None else ""
+    if verdict == "no_match":
+        breakdown = (breakdown + " · " if breakdown else "") + "verdict no_match: no agreeing points drawn"
+    if breakdown:
+        draw.text((MARGIN, HEADER + height + 10 + FOOTER // 2), breakdown, font=small, fill=INK)
     if verification is not None and verification.inliers:
         _outline_region(canvas, verification, photo, reference, left, origins[0])
         _draw_matches(draw, verification, photo, reference, (left, right), origins)

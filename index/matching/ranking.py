@@ -8,22 +8,34 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from index.matching.verdict import MAX_MATCHES, DesignHit, rank_designs
-from index.matching.verification import Verification, unique_inliers
+from index.matching.verification import Verification, centre_weights, unique_claims
 
 
 @dataclass(frozen=True)
 class RankedHit:
-    """A candidate design with its appearance score, its verified inliers and the fused score."""
+    """A candidate design: its appearance score, verified inliers, fused score and the verdict score.
+
+    `hit.score` is the fused score (`appearance` + `keypoints`); `rival` the fused score of the best
+    other candidate design, subtracted from it by `against_rivals` (0 until then); `score` is what
+    the verdict judges: fused - rival.
+    """
 
     hit: DesignHit
     appearance: float
     inliers: int
     verification: Verification | None
+    keypoints: float = 0.0
+    rival: float = 0.0
+
+    @property
+    def fused(self) -> float:
+        """Return the fused score: appearance plus the verified keypoints' part."""
+        return self.hit.score
 
     @property
     def score(self) -> float:
-        """Return the fused score."""
-        return self.hit.score
+        """Return the score the verdict judges: the fused score less the best other design's."""
+        return self.hit.score - self.rival
 
 
 def best_per_image(
@@ -53,7 +65,7 @@ def appearance_candidates(
     return rank_designs(scores, ids, design_of, limit=limit)
 
 
-def fuse(appearance: float, inliers: int, saturation: int) -> float:
+def fuse(appearance: float, inliers: float, saturation: int) -> float:
     """Return the fused score: appearance cosine plus verified inliers, saturating at `saturation`.
 
     Range: [-1, 2]. An unverified candidate keeps its appearance score.
@@ -62,19 +74,48 @@ def fuse(appearance: float, inliers: int, saturation: int) -> float:
 
 
 def rerank(
-    candidates: Sequence[DesignHit], verifications: Sequence[Verification | None], saturation: int
+    candidates: Sequence[DesignHit],
+    verifications: Sequence[Verification | None],
+    saturation: int,
+    spread: float | None = None,
 ) -> list[RankedHit]:
     """Return the candidates with fused scores, best first, at most MAX_MATCHES.
 
     `verifications[i]` belongs to `candidates[i]` (None: not verified). Inliers are counted once per
-    photo keypoint (see unique_inliers).
+    photo keypoint (see unique_inliers); with a `spread` each counts by where it lies in the
+    reference view (see centre_weights), so `fuse` receives a weighted count.
     """
     checked = [v for v in verifications if v is not None]
-    counts = iter(unique_inliers(checked))
+    claims = iter(unique_claims(checked))
     ranked = []
     for hit, verification in zip(candidates, verifications, strict=True):
-        inliers = next(counts) if verification is not None else 0
-        fused = fuse(hit.score, inliers, saturation)
-        ranked.append(RankedHit(replace(hit, score=fused), hit.score, inliers, verification))
+        inliers, weighted = 0, 0.0
+        if verification is not None:
+            claim = next(claims)
+            inliers = len(claim)
+            weighted = float(centre_weights(verification, spread)[claim].sum())
+        fused = fuse(hit.score, weighted, saturation)
+        ranked.append(
+            RankedHit(replace(hit, score=fused), hit.score, inliers, verification, fused - hit.score)
+        )
     ranked.sort(key=lambda r: -r.score)
     return ranked[:MAX_MATCHES]
+
+
+def against_rivals(ranked: Sequence[RankedHit]) -> list[RankedHit]:
+    """Return the candidates (best first) with each one's verdict score relative to its best rival.
+
+    Why: a fused score alone is not comparable across photos. An innocent photo on a shared floor, a
+    building registered twice, one brand's product line: in each the photo agrees with several
+    registered designs about as well, and the best of them scores high without being the one shown.
+    Judging a design by how far it stands above the best other registered design (the registry
+    as the background set, as SSCD normalises by a background neighbour) turns near ties into
+    `review` or `no_match` instead of a confident wrong design, and makes scores comparable across
+    photos. A design with no other candidate is judged by its fused score (rival 0).
+    """
+    fused = [r.fused for r in ranked]
+    result = []
+    for i, r in enumerate(ranked):
+        others = fused[:i] + fused[i + 1 :]
+        result.append(replace(r, rival=max(others)) if others else r)
+    return result

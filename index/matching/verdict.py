@@ -23,15 +23,16 @@ class Verdict(StrEnum):
 class Thresholds:
     """Score cut-offs, inclusive from below: score >= match gives `match`, >= review gives `review`.
 
-    Their measured meaning (pooled precision on the dev benchmark) is documented in README.md.
+    The score judged is a design's fused score less its best rival's (index.matching.ranking
+    `against_rivals`), in [-3, 3]. Their measured meaning is documented in docs/matching.md.
     """
 
     match: float
     review: float
 
     def __post_init__(self) -> None:
-        if not -1.0 <= self.review <= self.match <= 2.0:
-            raise ValueError(f"need -1 <= review <= match <= 2, got review={self.review} match={self.match}")
+        if not -3.0 <= self.review <= self.match <= 3.0:
+            raise ValueError(f"need -3 <= review <= match <= 3, got review={self.review} match={self.match}")
 
     def verdict(self, score: float | None) -> Verdict:
         """Return the verdict for a best design score (None: nothing was found)."""

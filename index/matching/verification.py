@@ -20,7 +20,8 @@ class Verification:
     `query_idx` are the photo keypoints that agree with a single homography; `query_points` and
     `reference_points` are the matched positions in each original image (the photo's mirrored left
     to right when `mirrored`), and `homography` maps reference pixels onto (possibly mirrored) photo
-    pixels (None when no model was found).
+    pixels (None when no model was found). `reference_size` is the reference view's (width, height)
+    in original pixels (None: unknown, every inlier then weighs fully in `centre_weights`).
     """
 
     query_idx: np.ndarray
@@ -28,6 +29,7 @@ class Verification:
     reference_points: np.ndarray
     homography: np.ndarray | None
     mirrored: bool = False
+    reference_size: tuple[float, float] | None = None
 
     @property
     def inliers(self) -> int:
@@ -89,7 +91,39 @@ def verify(
         reference_points=source[keep] / reference.scale,
         homography=to_query @ homography @ from_reference,
         mirrored=mirrored,
+        reference_size=(reference.size[0] / reference.scale, reference.size[1] / reference.scale),
     )
+
+
+def unique_claims(verifications: Sequence[Verification]) -> list[np.ndarray]:
+    """Return, per verification, the positions (into its inliers) not claimed by a better-verified one.
+
+    See unique_inliers for why.
+    """
+    order = sorted(range(len(verifications)), key=lambda i: -verifications[i].inliers)
+    claimed: dict[bool, set[int]] = {False: set(), True: set()}
+    claims = [np.zeros(0, dtype=np.int64)] * len(verifications)
+    for i in order:
+        pool = claimed[verifications[i].mirrored]
+        indices = verifications[i].query_idx.tolist()
+        claims[i] = np.asarray([k for k, q in enumerate(indices) if q not in pool], dtype=np.int64)
+        pool.update(indices)
+    return claims
+
+
+def centre_weights(verification: Verification, spread: float | None) -> np.ndarray:
+    """Return a weight in (0, 1] per inlier: how near the centre of the reference view it lies.
+
+    Why: a registered photo is framed on its design, and what lies around the design (the carpet a
+    garment was photographed on, a shelf, a floor) is what innocent photos taken on the same spot
+    share with it. A Gaussian of `spread` times the view's side, centred on the view, weighs each
+    inlier by where it lies in the reference; inliers on the design count fully, those at its edges
+    little. `spread` None (or no reference size) weighs every inlier 1.
+    """
+    if spread is None or verification.reference_size is None or not verification.inliers:
+        return np.ones(verification.inliers)
+    offset = verification.reference_points / np.asarray(verification.reference_size) - 0.5
+    return np.exp(-0.5 * ((offset / spread) ** 2).sum(axis=1))
 
 
 def unique_inliers(verifications: Sequence[Verification]) -> list[int]:
@@ -99,12 +133,4 @@ def unique_inliers(verifications: Sequence[Verification]) -> list[int]:
     shared logo support the best candidate once, not every look-alike. A second object elsewhere in
     the photo keeps its own inliers. Mirrored and direct matches are counted in separate pools.
     """
-    order = sorted(range(len(verifications)), key=lambda i: -verifications[i].inliers)
-    claimed: dict[bool, set[int]] = {False: set(), True: set()}
-    counts = [0] * len(verifications)
-    for i in order:
-        found = set(verifications[i].query_idx.tolist())
-        pool = claimed[verifications[i].mirrored]
-        counts[i] = len(found - pool)
-        pool |= found
-    return counts
+    return [len(claim) for claim in unique_claims(verifications)]

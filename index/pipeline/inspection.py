@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.errors import IndexNotReady
-from index.matching.ranking import RankedHit, appearance_candidates, rerank
+from index.matching.ranking import RankedHit, against_rivals, appearance_candidates, rerank
 from index.matching.verdict import MAX_MATCHES, DesignHit, Thresholds, Verdict
 from index.matching.verification import Verification, verify
 from index.pipeline.photos import Decoded, Decoder, Rejected
@@ -27,8 +27,10 @@ from model.local import LocalFeatures, extract_local
 class Match:
     """A registered design that an inspected photo resembles, with the view that resembles it most.
 
-    `score` is the fused score the verdict uses; `appearance` the CNN cosine and `inliers` the
-    photo keypoints that agree geometrically with that view (`verification` holds them).
+    `score` is what the verdict judges: `appearance` (the CNN cosine) + `keypoints` (the part from
+    the photo keypoints that agree geometrically with that view: `inliers` of them, weighed by
+    where they lie in the view; `verification` holds them) - `rival` (the same sum of the best
+    other registered design, see index.matching.ranking.against_rivals).
     """
 
     design: DesignRecord
@@ -37,6 +39,8 @@ class Match:
     appearance: float = 0.0
     inliers: int = 0
     verification: Verification | None = None
+    keypoints: float = 0.0
+    rival: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -133,12 +137,12 @@ class Inspector:
     ) -> list[RankedHit]:
         s = self.settings
         if decoded.local is None or not s.verify_top_k:
-            return rerank(candidates, [None] * len(candidates), s.inlier_saturation)
+            return against_rivals(rerank(candidates, [None] * len(candidates), s.inlier_saturation))
         top = candidates[: s.verify_top_k]
         references = [self._reference_features(c.image_id, sha_of) for c in top]
         checks = self._check(decoded.local, references)
         verifications: list[Verification | None] = [*checks, *([None] * (len(candidates) - len(top)))]
-        return rerank(candidates, verifications, s.inlier_saturation)
+        return against_rivals(rerank(candidates, verifications, s.inlier_saturation, s.inlier_spread))
 
     def _check(
         self, local: LocalFeatures, references: list[LocalFeatures | None]
@@ -179,6 +183,8 @@ def _inspection(
             appearance=r.appearance,
             inliers=r.inliers,
             verification=r.verification,
+            keypoints=r.keypoints,
+            rival=r.rival,
         )
         for r in ranked
     ]

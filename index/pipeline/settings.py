@@ -26,7 +26,8 @@ class EngineSettings:
     neighbours: int = 100
     region_neighbours: int = 20
     verify_top_k: int = 10
-    inlier_saturation: int = 50
+    inlier_saturation: int = 30
+    inlier_spread: float | None = 0.3
     mirror_retry_below: int = 12
     checkpoint_every: int = 256
 
@@ -41,6 +42,8 @@ class EngineSettings:
             raise ValueError("checkpoint_every must be at least 1")
         if self.inlier_saturation < 1:
             raise ValueError("inlier_saturation must be at least 1")
+        if self.inlier_spread is not None and self.inlier_spread <= 0:
+            raise ValueError("inlier_spread must be above 0 (or None: every inlier weighs 1)")
 
     @property
     def index_policy(self) -> IndexPolicy:

@@ -6,7 +6,7 @@ import logging
 
 from index.engine import Engine
 from index.errors import UnknownRecord
-from index.matching.evidence import design_caption, render_evidence
+from index.matching.evidence import ScoreParts, design_caption, render_evidence
 from index.service.design_records import ServiceRegistry
 from index.service.inspections import InspectionLog, InspectionRecord, Review
 from index.service.uploads import Upload, check_pixels
@@ -74,7 +74,10 @@ class Desk:
         verification = self.engine.explain(
             self._blob(record.photo_sha256, "the inspected photo"), match.image_id
         )
-        return render_evidence(photo, reference, match.score, design_caption(design), verification)
+        parts = ScoreParts(match.appearance, match.keypoints, match.rival, match.inliers)
+        return render_evidence(
+            photo, reference, match.score, design_caption(design), verification, parts, record.verdict
+        )
 
     def _blob(self, sha256: str, what: str) -> bytes:
         try:

@@ -16,7 +16,7 @@ FROM inspections i JOIN api_keys k ON k.id = i.key_id
 """
 _MATCHES = """
 SELECT m.inspection_id, m.rank, m.design_pk, m.image_id, m.score, m.review, coalesce(k.label, k.prefix),
-       m.reviewed_at
+       m.reviewed_at, m.appearance, m.keypoints, m.rival, m.inliers
 FROM inspection_matches m LEFT JOIN api_keys k ON k.id = m.reviewed_by
 """
 
@@ -31,7 +31,12 @@ class Review(StrEnum):
 
 @dataclass(frozen=True)
 class MatchRecord:
-    """One recorded match: the design and view it cited, the score, and its review."""
+    """One recorded match: the design and view it cited, the score, and its review.
+
+    `appearance`, `keypoints`, `rival` and `inliers` are the parts of the score (score = appearance
+    + keypoints - rival; see index.pipeline.inspection.Match); None for matches recorded before
+    they were stored.
+    """
 
     rank: int
     design_pk: int
@@ -40,6 +45,10 @@ class MatchRecord:
     review: Review
     reviewed_by: str | None
     reviewed_at: str | None
+    appearance: float | None = None
+    keypoints: float | None = None
+    rival: float | None = None
+    inliers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -81,10 +90,20 @@ class InspectionLog:
             )
             inspection_id = int(cursor.lastrowid or 0)
             db.executemany(
-                "INSERT INTO inspection_matches(inspection_id, rank, design_pk, image_id, score)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO inspection_matches(inspection_id, rank, design_pk, image_id, score,"
+                " appearance, keypoints, rival, inliers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (inspection_id, rank, m.design.pk, m.image_id, float(m.score))
+                    (
+                        inspection_id,
+                        rank,
+                        m.design.pk,
+                        m.image_id,
+                        float(m.score),
+                        float(m.appearance),
+                        float(m.keypoints),
+                        float(m.rival),
+                        int(m.inliers),
+                    )
                     for rank, m in enumerate(result.matches, start=1)
                 ],
             )
@@ -123,5 +142,5 @@ class InspectionLog:
             marks = ",".join("?" * len(ids))
             query = _MATCHES + f" WHERE m.inspection_id IN ({marks}) ORDER BY m.inspection_id, m.rank"
             for m in self._db.rows(query, ids):
-                found[m[0]].append(MatchRecord(m[1], m[2], m[3], m[4], Review(m[5]), m[6], m[7]))
+                found[m[0]].append(MatchRecord(m[1], m[2], m[3], m[4], Review(m[5]), *m[6:]))
         return [InspectionRecord(*row, matches=found[int(row[0])]) for row in rows]

@@ -55,6 +55,26 @@ TABLES: tuple[Table, ...] = (
 )
 
 
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("inspection_matches", "appearance", "REAL"),
+    ("inspection_matches", "keypoints", "REAL"),
+    ("inspection_matches", "rival", "REAL"),
+    ("inspection_matches", "inliers", "INTEGER"),
+)
+"""Columns added to a table after homes with it existed: (table, column, declaration).
+
+`Database` adds each one missing from an existing file (`ALTER TABLE ... ADD COLUMN`); the rows
+stored before keep NULL there. The parts of an inspection match's score (docs/matching.md)."""
+
+
+def add_missing_columns(db: sqlite3.Connection) -> None:
+    """Add every column of ADDED_COLUMNS that an existing table lacks."""
+    for table, column, declaration in ADDED_COLUMNS:
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if present and column not in present:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+
 def citations_of(table: str) -> list[tuple[str, str]]:
     """Return (table, column) of every column that cites a row of `table` and so keeps it."""
     return [(t.name, c.column) for t in TABLES for c in t.cites if c.table == table]
@@ -185,6 +205,10 @@ CREATE TABLE IF NOT EXISTS inspection_matches (
     review TEXT NOT NULL DEFAULT 'pending' CHECK (review IN ('pending', 'confirmed', 'rejected')),
     reviewed_by INTEGER REFERENCES api_keys(id),
     reviewed_at TEXT,
+    appearance REAL,
+    keypoints REAL,
+    rival REAL,
+    inliers INTEGER,
     PRIMARY KEY (inspection_id, rank)
 );
 CREATE TABLE IF NOT EXISTS scans (
