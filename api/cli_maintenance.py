@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from api.errors import EXIT_OK, answer_for
 from api.settings import engine_settings, resolve_home
+from index.engine import Engine
 from index.errors import Inconsistent
 from index.home.backup import backup, restore
 from index.home.maintenance import DEFAULT_GRACE_S, check, rebuild_index, require_home
@@ -64,6 +65,18 @@ def cmd_index_rebuild(args: argparse.Namespace) -> int:
     count = rebuild_index(engine_settings(home, args.backbone))
     audit(home, "index.rebuild", None, EXIT_OK, {"searchable": count})
     print(f"index rebuilt: {count} reference image(s) searchable")
+    return EXIT_OK
+
+
+def cmd_index_info(args: argparse.Namespace) -> int:
+    home = _home(args)
+    require_home(home)
+    engine = Engine(engine_settings(home, args.backbone))
+    try:
+        info = engine.calibration_info()
+    finally:
+        engine.close()
+    print(json.dumps(info, indent=2))
     return EXIT_OK
 
 
@@ -141,6 +154,10 @@ def add_maintenance_commands(commands: argparse._SubParsersAction, common: argpa
     actions = index.add_subparsers(dest="action", required=True)
     rebuild = actions.add_parser("rebuild", parents=[common], help="rebuild the index from the registry")
     rebuild.set_defaults(run=cmd_index_rebuild)
+    info = actions.add_parser(
+        "info", parents=[common], help="the index, its verdict thresholds and the registry's self-calibration"
+    )
+    info.set_defaults(run=cmd_index_info)
 
     checking = commands.add_parser("check", parents=[common], help="find and repair inconsistencies")
     checking.add_argument("--dry-run", action="store_true", help="only report, change nothing")

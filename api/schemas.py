@@ -300,6 +300,19 @@ class HealthPublic(BaseModel):
     views_searchable: int | None = None
 
 
+class ReadyPublic(HealthPublic):
+    """Readiness; once ready also the verdict thresholds in use and what they mean on this registry."""
+
+    thresholds: dict[str, float] | None = Field(default=None, description="the verdict thresholds in use")
+    thresholds_from: str | None = Field(
+        default=None,
+        description="where they come from: the registry's self-calibration or the shipped fallback",
+    )
+    self_calibration: dict[str, Any] | None = Field(
+        default=None, description="sample sizes and the precision/recall the self-calibration measured"
+    )
+
+
 class AuditEntryPublic(BaseModel):
     """One audit entry: when, who (key id, label or prefix, role, firm), what, on what, with which outcome.
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from index.matching.calibration import model_fingerprint
+from index.matching.calibration import DEFAULT_CALIBRATION, model_fingerprint
 from index.matching.verdict import Thresholds
 from index.matching.verification import Verification
 from index.pipeline.inspection import Inspection, Inspector, Match
 from index.pipeline.photos import Decoder, Rejected, source_name
 from index.pipeline.registration import MAX_VIEWS, Registrar, Registration, RegistrationFailed
+from index.pipeline.selfcal import PHOTO_SIDE, SelfCalibration, self_calibrate
 from index.pipeline.settings import EngineSettings
 from index.search.live import LiveIndex
 from index.store.blobs import BlobStore
@@ -19,7 +21,7 @@ from index.store.registry import DesignFields, DesignRecord, Registry
 from index.store.schema import REGISTRY_FILE
 from model.embedder import Embedder
 from model.errors import InvalidImage
-from model.images import ImageSource
+from model.images import ImageSource, load_image
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +86,100 @@ class Engine:
 
     @property
     def thresholds(self) -> Thresholds:
-        """Return the thresholds of the current scoring regime."""
+        """Return the thresholds of the current scoring regime.
+
+        Whitened registries use their own self-calibration when one belongs to the current
+        whitening (and no LANTERNGUARD_* setting overrides the shipped thresholds); the shipped
+        calibration is the fallback for registries too small to calibrate.
+        """
         calibration = self.settings.calibration
-        return calibration.whitened if self._live.whitening is not None else calibration.raw
+        if self._live.whitening is None:
+            return calibration.raw
+        own = self.self_calibration if self._uses_own_thresholds else None
+        return own.thresholds() if own is not None else calibration.whitened
+
+    @property
+    def _uses_own_thresholds(self) -> bool:
+        return self.settings.self_calibration and self.settings.calibration == DEFAULT_CALIBRATION
+
+    @property
+    def self_calibration(self) -> SelfCalibration | None:
+        """Return the registry's self-calibration when it belongs to the current whitening, else None."""
+        payload = self._live.calibration
+        if payload is None or self._live.whitening is None:
+            return None
+        try:
+            own = SelfCalibration.from_json(payload)
+        except (TypeError, ValueError):
+            return None
+        return own if own.whitening_samples == self._live.whitened_on else None
+
+    def thresholds_source(self) -> str:
+        """Return in words where the thresholds in use come from."""
+        if self._live.whitening is None:
+            return (
+                f"shipped calibration, raw regime (fallback: the registry holds {self.index_size} views,"
+                f" fewer than the {self.settings.whitening_min_images} whitening and self-calibration need)"
+            )
+        if self._uses_own_thresholds and self.self_calibration is not None:
+            return "self-calibration of this registry"
+        if not self._uses_own_thresholds:
+            return self.settings.calibration.source
+        return (
+            "shipped calibration, whitened regime (fallback: no self-calibration for this whitening;"
+            f" it needs {self.settings.self_calibration_min_designs} designs)"
+        )
+
+    def calibration_info(self) -> dict:
+        """Return the thresholds in use, where they come from, and the self-calibration's figures."""
+        thresholds = self.thresholds
+        own = self.self_calibration
+        return {
+            "views_searchable": self.index_size,
+            "whitened_on": self._live.whitened_on,
+            "thresholds": {"match": thresholds.match, "review": thresholds.review},
+            "thresholds_from": self.thresholds_source(),
+            "self_calibration": own.to_json() if own is not None else None,
+        }
+
+    def recalibrate(self, force: bool = False) -> SelfCalibration | None:
+        """Derive the verdict thresholds from this registry (index.pipeline.selfcal); store them.
+
+        Runs when the current whitening has no self-calibration yet (or `force`); returns the one in
+        force, or None when the registry is not whitened or has too few designs.
+        """
+        s = self.settings
+        if not s.self_calibration or self._live.whitening is None:
+            return None
+        if not force and self.self_calibration is not None:
+            return self.self_calibration
+        with self._live.lock:
+            first_view: dict[int, int] = {}
+            for image_id, design_pk in sorted(self._live.design_of.items()):
+                first_view.setdefault(design_pk, image_id)
+            sha_of = dict(self._live.sha_of)
+            whitened_on = self._live.whitened_on
+        if len(first_view) < s.self_calibration_min_designs:
+            return None
+        designs = random.Random(whitened_on).sample(
+            sorted(first_view), min(s.self_calibration_designs, len(first_view))
+        )
+        views = [(pk, load_image(self.blobs.get(sha_of[first_view[pk]]), PHOTO_SIDE)) for pk in designs]
+
+        def inspect(photos: list[bytes]) -> list[Inspection | None]:
+            found = [r for batch in self.inspect_batches(photos, 32) for r in batch]
+            return [r if isinstance(r, Inspection) else None for r in found]
+
+        own = self_calibrate(views, inspect, (s.match_target, s.review_target), whitened_on)
+        self._live.set_calibration(own.to_json())
+        logger.info(
+            "self-calibration: match >= %s, review >= %s from %d photos in %.1f s",
+            own.match,
+            own.review,
+            own.positives + own.negatives,
+            own.seconds,
+        )
+        return own
 
     @property
     def index_size(self) -> int:
@@ -94,8 +187,10 @@ class Engine:
         return self._live.count
 
     def rebuild(self) -> None:
-        """Rebuild the index (and relearn whitening when due) from the registry's stored embeddings."""
+        """Rebuild the index (and relearn whitening when due) from the registry's stored embeddings;
+        then self-calibrate when the whitening has no calibration yet."""
         self._live.rebuild()
+        self.recalibrate()
 
     # ---- registration ----------------------------------------------------------------------
 
@@ -122,9 +217,11 @@ class Engine:
         """Register many designs, embedding their images in batches; yield one result per design.
 
         A design that cannot be registered yields a RegistrationFailed and changes nothing; the
-        others go on. `progress` is called with the number of images handled.
+        others go on. `progress` is called with the number of images handled. Once all are
+        handled, the registry self-calibrates when whitening was (re)learned (see recalibrate).
         """
-        return self._registrar.register_many(items, create_only, progress, batch_images)
+        yield from self._registrar.register_many(items, create_only, progress, batch_images)
+        self.recalibrate()
 
     def withdraw(self, design_id: str) -> DesignRecord:
         """Withdraw a design: it stops matching at once, its record stays. Raises UnknownDesign."""

@@ -23,6 +23,7 @@ from index.engine import EngineSettings
 from index.evaluation.fitting import calibrate
 from index.evaluation.metrics import QueryOutcome, compute_metrics
 from index.evaluation.run import evaluate
+from index.evaluation.transfer import transfer
 from index.matching.calibration import CALIBRATION_FILE, load_calibration, model_fingerprint
 
 REGIMES = {"whitened": {}, "raw": {"whitening_min_images": 10**9}}
@@ -111,6 +112,7 @@ def main() -> None:
             "R@P90": round(metrics.recall_at_p90, 4),
             "false_match_rate": round(metrics.false_match_rate, 4),
             "images_per_s": round(report.images_per_s, 2),
+            "transfer": transfer(report.outcomes, args.match_precision, args.review_precision).as_json(),
         }
         print(json.dumps(summary), flush=True)
         size = f"{report.references} views, {report.queries} queries"

@@ -51,6 +51,7 @@ def test_readiness_waits_for_the_model_and_index(
         assert services.wait_ready(30)
         ready = client.get("/health/ready")
         assert ready.status_code == 200 and ready.json()["views_searchable"] == 0
+        assert "fallback" in ready.json()["thresholds_from"] and ready.json()["thresholds"]["match"]
         assert client.get("/health/live").status_code == 200
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.schemas import HealthPublic
+from api.schemas import HealthPublic, ReadyPublic
 from api.services import ServicesDep
 
 router = APIRouter(prefix="/health", tags=["health"])
@@ -19,14 +19,15 @@ def live() -> HealthPublic:
 
 @router.get(
     "/ready",
-    response_model=HealthPublic,
+    response_model=ReadyPublic,
     summary="The model and index are loaded (503 until then)",
     responses={503: {"model": HealthPublic, "description": "Still loading, or loading failed"}},
 )
-def ready(services: ServicesDep) -> HealthPublic | JSONResponse:
+def ready(services: ServicesDep) -> ReadyPublic | JSONResponse:
     """Answer 200 once inspections can run, 503 while the model and index load (or if that failed).
 
-    `detail` of a 200 says when the verdict thresholds were measured with another model.
+    `detail` of a 200 says when the verdict thresholds were measured with another model;
+    `thresholds`, `thresholds_from` and `self_calibration` what the verdicts mean on this registry.
     """
     if services.failure is not None:
         body = HealthPublic(status="failed", detail=services.failure)
@@ -35,4 +36,12 @@ def ready(services: ServicesDep) -> HealthPublic | JSONResponse:
         body = HealthPublic(status="starting", detail="loading the model and index")
         return JSONResponse(body.model_dump(), status_code=503)
     engine = services.engine
-    return HealthPublic(status="ok", views_searchable=engine.index_size, detail=engine.calibration_warning)
+    info = engine.calibration_info()
+    return ReadyPublic(
+        status="ok",
+        views_searchable=engine.index_size,
+        detail=engine.calibration_warning,
+        thresholds=info["thresholds"],
+        thresholds_from=info["thresholds_from"],
+        self_calibration=info["self_calibration"],
+    )

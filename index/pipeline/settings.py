@@ -30,6 +30,11 @@ class EngineSettings:
     inlier_spread: float | None = 0.3
     mirror_retry_below: int = 12
     checkpoint_every: int = 256
+    self_calibration: bool = True
+    self_calibration_designs: int = 150
+    self_calibration_min_designs: int = 40
+    match_target: float = 0.95
+    review_target: float = 0.80
 
     def __post_init__(self) -> None:
         if self.whitening_min_images < self.whitening_dim:
@@ -38,6 +43,10 @@ class EngineSettings:
             raise ValueError("whitening_regrowth must be above 1")
         if not 0 <= self.verify_top_k <= 100:
             raise ValueError("verify_top_k must be 0..100")
+        if not 0.5 <= self.review_target <= self.match_target < 1.0:
+            raise ValueError("need 0.5 <= review_target <= match_target < 1")
+        if not 2 <= self.self_calibration_min_designs <= self.self_calibration_designs:
+            raise ValueError("need 2 <= self_calibration_min_designs <= self_calibration_designs")
         if self.checkpoint_every < 1:
             raise ValueError("checkpoint_every must be at least 1")
         if self.inlier_saturation < 1:

@@ -58,6 +58,7 @@ class LiveIndex:
         self._whitened_on = 0
         self._unsaved = 0
         self._index = VectorIndex(embedder.dim)
+        self.calibration: dict | None = None
         self._open()
 
     @property
@@ -72,6 +73,8 @@ class LiveIndex:
             logger.info("no usable index checkpoint (%s): rebuilding from the registry", exc)
             self.rebuild()
             return
+        if sidecar.fingerprint == self.recipe:
+            self.calibration = sidecar.calibration
         if sidecar.fingerprint != self.recipe or sidecar.generation != self.registry.generation():
             logger.info("index checkpoint is stale or from another model: rebuilding from the registry")
             self.rebuild()
@@ -155,8 +158,20 @@ class LiveIndex:
                 generation=self.registry.generation(),
                 whitening_samples=self._whitened_on,
                 built_at=now(),
+                calibration=self.calibration,
             )
             self._index.save(self.folder, sidecar, self.whitening)
+
+    @property
+    def whitened_on(self) -> int:
+        """Return how many reference vectors the current whitening was learned from (0: none)."""
+        return self._whitened_on
+
+    def set_calibration(self, payload: dict) -> None:
+        """Keep the registry's self-calibration (a JSON object) and checkpoint it with the index."""
+        with self.lock:
+            self.calibration = payload
+            self.checkpoint()
 
     def settle(self) -> None:
         """After a batch of changes: rebuild when whitening is due, else checkpoint when many are unsaved."""

@@ -35,6 +35,7 @@ class Sidecar:
     their defaults describe an exact index, so sidecars written before they existed still load.
     `recall_at_10` is measured against exact search when the index is built (1.0 for exact search);
     `planted_recall` is the share of synthetic photos of stored vectors (cosine 0.5) that found them.
+    `calibration` is the registry's self-calibration (index.pipeline.selfcal), None before one ran.
     """
 
     fingerprint: str
@@ -50,6 +51,7 @@ class Sidecar:
     recall_at_10: float = 1.0
     planted_recall: float = 1.0
     recall_queries: int = 0
+    calibration: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, payload: dict[str, Any]) -> Sidecar:
