@@ -5,7 +5,10 @@ python scripts/robustness.py --benchmark ../shared/benchmark/dev --designs 40 \
 
 Every reference of the benchmark is registered (so the registry has its real size and regime);
 `--designs` of them are edited by each transform below and inspected. Reported per transform:
-recall at the match threshold (verdict `match` and the right design first) and R@1.
+recall at the match threshold (verdict `match` and the right design first), R@1, and candidate
+recall (the right design among the candidates verified, whatever their order), so that a design
+the candidate stage never found is told apart from one found but ranked low. The thresholds are
+the engine's own (its self-calibration once whitened), which the report names.
 """
 
 from __future__ import annotations
@@ -120,7 +123,7 @@ def encode(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def plot(rows: list[tuple[str, float, float]], path: Path) -> None:
+def plot(rows: list[tuple[str, float, float, float]], path: Path) -> None:
     """Draw a horizontal bar chart of recall at the match threshold per transform (PNG)."""
     bar_w, label_w, row_h = 420, 230, 26
     canvas = Image.new("RGB", (label_w + bar_w + 80, 50 + row_h * len(rows)), "white")
@@ -129,7 +132,7 @@ def plot(rows: list[tuple[str, float, float]], path: Path) -> None:
     draw.text(
         (10, 12), "Recall at the match threshold, per edit of the registered image", font=font, fill="black"
     )
-    for i, (name, recall, _) in enumerate(rows):
+    for i, (name, recall, _, _) in enumerate(rows):
         y = 44 + i * row_h
         draw.text((10, y + 4), name, font=font, fill="black")
         draw.rectangle([label_w, y + 3, label_w + bar_w * recall, y + row_h - 5], fill=(37, 99, 235))
@@ -153,7 +156,7 @@ def main() -> None:
         unregistered = [args.benchmark / r["image"] for r in csv.DictReader(handle) if not r["design_id"]]
     backgrounds = [load_image(p) for p in rng.sample(unregistered, 20)]
     chosen = rng.sample(designs, args.designs)
-    rows: list[tuple[str, float, float]] = []
+    rows: list[tuple[str, float, float, float]] = []
     with tempfile.TemporaryDirectory(prefix="lanternguard-robustness-") as home:
         engine = Engine(EngineSettings(home=Path(home)))
         try:
@@ -175,7 +178,13 @@ def main() -> None:
                     hit and isinstance(r, Inspection) and r.verdict == Verdict.MATCH
                     for hit, r in zip(hits, results, strict=True)
                 ]
-                rows.append((name, sum(matched) / len(chosen), sum(hits) / len(chosen)))
+                found = [
+                    isinstance(r, Inspection) and any(m.design.design_id == f.design_id for m in r.matches)
+                    for r, (f, _) in zip(results, chosen, strict=True)
+                ]
+                n = len(chosen)
+                rows.append((name, sum(matched) / n, sum(hits) / n, sum(found) / n))
+            thresholds = f"{engine.thresholds} ({engine.thresholds_source()})"
         finally:
             engine.close()
     lines = [
@@ -188,11 +197,13 @@ def main() -> None:
         "    python scripts/robustness.py --benchmark ../shared/benchmark/dev"
         f" --designs {args.designs} --seed {args.seed}",
         "",
+        f"Verdict thresholds: {thresholds}.",
+        "",
         f"![recall per transform]({args.plot.name})",
         "",
-        "| transform | recall at `match` | R@1 |",
-        "| --- | --- | --- |",
-        *[f"| {name} | {recall:.3f} | {r1:.3f} |" for name, recall, r1 in rows],
+        "| transform | recall at `match` | R@1 | candidate recall |",
+        "| --- | --- | --- | --- |",
+        *[f"| {name} | {recall:.3f} | {r1:.3f} | {found:.3f} |" for name, recall, r1, found in rows],
     ]
     args.out.write_text("\n".join(lines) + "\n")
     plot(rows, args.plot)

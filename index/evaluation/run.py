@@ -78,10 +78,12 @@ def evaluate(
     settings: EngineSettings,
     embedder: Embedder | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    on_inspection: Callable[[int, Inspection], None] | None = None,
 ) -> EvaluationReport:
     """Run the benchmark protocol in a temporary home (settings.home is replaced).
 
-    `progress(stage, done, total)` is called as references and queries are handled.
+    `progress(stage, done, total)` is called as references and queries are handled;
+    `on_inspection(query_index, inspection)` with every query's full result (for ablations).
     Returns the EvaluationReport. Raises InvalidInput for malformed CSVs.
     """
     designs = read_manifest(references)
@@ -108,6 +110,8 @@ def evaluate(
                 for result in results:
                     truth = query_rows[len(outcomes)][1]
                     if isinstance(result, Inspection):
+                        if on_inspection:
+                            on_inspection(len(outcomes), result)
                         outcomes.append(_outcome(result, truth))
                     else:
                         failures += 1
