@@ -16,6 +16,7 @@ from index.errors import (
     Forbidden,
     Inconsistent,
     IndexNotReady,
+    InvalidDesignData,
     InvalidInput,
     NotAuthenticated,
     Overloaded,
@@ -43,6 +44,7 @@ EXIT_USAGE = 2
 _ANSWERS: dict[type[LanternGuardError], ErrorAnswer] = {
     InvalidInput: ErrorAnswer(http_status=400, exit_code=3),
     InvalidImage: ErrorAnswer(http_status=422, exit_code=4),
+    InvalidDesignData: ErrorAnswer(http_status=422, exit_code=3),
     UnknownDesign: ErrorAnswer(http_status=404, exit_code=5),
     DuplicateDesign: ErrorAnswer(http_status=409, exit_code=6),
     IndexNotReady: ErrorAnswer(http_status=503, exit_code=7),

@@ -35,6 +35,10 @@ class Conflict(LanternGuardError):
     """The request contradicts the stored state (a withdrawn design, a duplicate registration number)."""
 
 
+class InvalidDesignData(InvalidInput):
+    """A design's registration data breaks a rule (dates in order, a registration number, plain text)."""
+
+
 class PayloadTooLarge(InvalidInput):
     """An upload, or an archive's content, is over the configured size limit."""
 
@@ -65,3 +69,18 @@ class HomeInUse(Conflict):
 
 class BackupError(InvalidInput):
     """A backup cannot be written there, or a folder is not an intact backup."""
+
+
+class CorruptDerivedData(Inconsistent):
+    """A derived file (index checkpoint, whitening, local features) does not match its recorded sha256.
+
+    Derived data is rebuilt from the registry when this is found; it reaches a caller only when the
+    rebuild itself is impossible.
+    """
+
+
+class ScoreOutOfRange(Inconsistent):
+    """A similarity score lies outside the range it can take: the index or its vectors are damaged.
+
+    Raised instead of answering a verdict; `lanternguard check` finds and rebuilds what is damaged.
+    """
