@@ -27,6 +27,10 @@ from model.errors import LanternGuardError
 from model.images import load_image
 
 SCAN_BATCH = 32
+UVICORN_KEEP_ALIVE_S = 5
+"""An idle connection between requests is closed after this long (bodies: api.guards.BodyDeadline)."""
+UVICORN_MAX_HEADERS_BYTES = 16 * 1024
+"""The largest request line and headers uvicorn buffers before answering 400."""
 
 
 def _open_engine(args: argparse.Namespace) -> Engine:
@@ -148,7 +152,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     if settings.demo:
         _print_demo_keys(settings, f"http://{args.host}:{args.port}")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        timeout_keep_alive=UVICORN_KEEP_ALIVE_S,
+        h11_max_incomplete_event_size=UVICORN_MAX_HEADERS_BYTES,
+    )
     return EXIT_OK
 
 

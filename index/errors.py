@@ -59,6 +59,14 @@ class Overloaded(LanternGuardError):
         self.retry_after_s = retry_after_s
 
 
+class RateLimited(Overloaded):
+    """One client sent too much: failed keys, or uploads at once; retry after `retry_after_s` seconds."""
+
+
+class RequestTimeout(InvalidInput):
+    """A request body arrived too slowly; the request was dropped."""
+
+
 class Inconsistent(LanternGuardError):
     """The home holds inconsistencies that could not be repaired (see the check's report)."""
 

@@ -76,7 +76,8 @@ def test_1_an_overwritten_vector_payload_is_found_by_check_and_rebuilt(
         after = reopened.inspect(jpeg_bytes(draw_design(1))).matches[0]
     finally:
         reopened.close()
-    assert (after.design.design_id, round(after.score, 4)) == (before.design.design_id, round(before.score, 4))
+    assert after.design.design_id == before.design.design_id
+    assert round(after.score, 4) == round(before.score, 4)
     assert after.score <= 2.0
 
 

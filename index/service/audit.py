@@ -11,6 +11,12 @@ from typing import Any, TextIO
 from index.store.database import Database, utc_now
 
 GENESIS = "0" * 64
+MAX_TEXT = 300
+"""Longest string kept in an entry's detail (longer ones are cut and say how long they were)."""
+MAX_DETAIL = 4096
+"""Largest detail an entry keeps, as JSON; a larger one is replaced by its size."""
+MAX_NAME = 200
+"""Longest action or target an entry keeps."""
 _COLUMNS = "id, at, actor, key_id, role, firm, action, target, status, detail, previous, digest"
 
 
@@ -54,6 +60,28 @@ def _digest(previous: str, fields: tuple[Any, ...]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def _short(value: Any) -> Any:
+    """Return `value` with every string cut to MAX_TEXT characters and lists to 20 items."""
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        return value[:MAX_TEXT] + f"... ({len(value)} characters)"
+    if isinstance(value, dict):
+        return {str(k)[:MAX_TEXT]: _short(v) for k, v in list(value.items())[:50]}
+    if isinstance(value, list):
+        return [_short(v) for v in value[:20]]
+    return value
+
+
+def bounded_detail(detail: dict[str, Any] | None) -> str:
+    """Return an entry's detail as JSON of at most about MAX_DETAIL bytes (see MAX_TEXT, MAX_DETAIL).
+
+    Why: details carry what callers sent; an entry must cost the same whatever they sent.
+    """
+    text = json.dumps(_short(detail or {}), sort_keys=True, ensure_ascii=False)
+    if len(text.encode("utf-8")) > MAX_DETAIL:
+        text = json.dumps({"truncated": True, "bytes": len(text.encode("utf-8"))}, sort_keys=True)
+    return text
+
+
 def _entry(row: tuple[Any, ...]) -> AuditEntry:
     values = list(row)
     values[9] = json.loads(values[9])
@@ -78,8 +106,9 @@ class AuditLog:
         status: int = 0,
         detail: dict[str, Any] | None = None,
     ) -> AuditEntry:
-        """Append one entry durably (WAL, synchronous=FULL). Returns it."""
-        detail_text = json.dumps(detail or {}, sort_keys=True, ensure_ascii=False)
+        """Append one entry durably (WAL, synchronous=FULL), its detail bounded in size. Returns it."""
+        detail_text = bounded_detail(detail)
+        action, target = action[:MAX_NAME], target[:MAX_NAME] if target is not None else None
         at = utc_now()
         with self._db.transaction() as db:
             last = db.execute("SELECT digest FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()

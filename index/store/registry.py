@@ -122,6 +122,7 @@ class Registry:
         design_id = fields.design_id.strip()
         if not design_id:
             raise InvalidInput("a design id must not be empty")
+        check_design({k: v for k, v in asdict(fields).items() if v is not None}, require_number=False)
         with self.transaction() as db:
             row = db.execute(
                 "SELECT id, withdrawn_at FROM designs WHERE design_id = ?", (design_id,)

@@ -47,7 +47,8 @@ def design_problems(values: Mapping[str, object], require_number: bool) -> list[
         if problem:
             problems.append(problem)
     number = values.get("registration_number")
-    if (require_number or "registration_number" in values) and (not isinstance(number, str) or not number.strip()):
+    wanted = require_number or "registration_number" in values
+    if wanted and (not isinstance(number, str) or not number.strip()):
         problems.append("registration_number is required and cannot be removed")
     dates: dict[str, date] = {}
     for name in DATE_FIELDS:
@@ -61,7 +62,8 @@ def design_problems(values: Mapping[str, object], require_number: bool) -> list[
                 problems.append(f"{name} is not a date such as 2026-05-01: {value!r}")
     if "valid_from" in dates and "valid_until" in dates and dates["valid_until"] < dates["valid_from"]:
         problems.append(
-            f"valid_until must not be before valid_from ({dates['valid_until']} is before {dates['valid_from']})"
+            "valid_until must not be before valid_from"
+            f" ({dates['valid_until']} is before {dates['valid_from']})"
         )
     return problems
 
