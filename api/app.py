@@ -19,6 +19,7 @@ from starlette.types import Scope
 from api.audit_trail import AuditTrail
 from api.errors import install_error_handler
 from api.guards import AuthFailures, BodyDeadline, KeyGate, UploadCap
+from api.headers import SecurityHeaders
 from api.limits import BodyLimit
 from api.routes import audit, demo, designs, firms, health, images, inspections, keys, pages, scans
 from api.schemas import API
@@ -104,6 +105,7 @@ def create_app(settings: ServiceSettings, embedder: Embedder | None = None) -> F
     app.add_middleware(UploadCap, limit=settings.max_uploads_per_key, retry_after_s=settings.retry_after_s)
     app.state.auth_failures = AuthFailures(settings.auth_failures_per_minute, 60.0)
     app.add_middleware(KeyGate, stores=_key_stores, failures=app.state.auth_failures)
+    app.add_middleware(SecurityHeaders)
     for module in (health, designs, images, inspections, scans, keys, firms, audit, demo, pages):
         app.include_router(module.router)
     app.state.templates = Jinja2Templates(directory=HERE / "templates")

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from api.errors import EXIT_OK, answer_for
 from api.settings import engine_settings, resolve_home
+from api.terminal import printable
 from index.errors import Inconsistent
 from index.home.backup import backup, restore
 from index.home.maintenance import DEFAULT_GRACE_S, check, rebuild_index, require_home
@@ -82,9 +83,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"checked {home}: {counts}")
         for finding in before.findings:
             print(("repaired  " if report.repaired and finding not in after.findings else "found     ")
-                  + finding.line())  # fmt: skip
+                  + printable(finding.line()))  # fmt: skip
         for finding in after.findings if report.repaired else []:
-            print("left      " + finding.line())
+            print("left      " + printable(finding.line()))
         for path in after.deferred:
             print(f"deferred  {path}: changed less than {grace:g} s ago (a write may be in progress)")
         print("clean" if report.clean else f"{len(after.findings)} inconsistenc(ies) left")

@@ -7,24 +7,34 @@ tests/test_attacks_service.py.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import sqlite3
+import struct
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from api.cli import main
+from api.terminal import printable
+from index.batch.reports import scan_csv
 from index.engine import Engine, EngineSettings
-from index.errors import CorruptDerivedData, ScoreOutOfRange
-from index.home.maintenance import check
+from index.errors import CorruptDerivedData, InvalidDesignData, PayloadTooLarge, ScoreOutOfRange
+from index.home.maintenance import check, home_lock
 from index.home.survey import survey
 from index.matching.ranking import fuse
 from index.matching.verdict import Verdict
 from index.search.vectors import SIDECAR, Sidecar, VectorIndex
+from index.service.archives import plan_archive
 from index.store.files import file_sha256
 from index.store.registry import DesignFields
 from model.embedder import Embedder
 from model.whitening import learn_whitening
 from tests.conftest import draw_design, jpeg_bytes
+from tests.service_kit import zip_bytes
 
 
 def _register(engine: Engine, seeds: range) -> None:
@@ -156,3 +166,76 @@ def test_1_damaged_local_features_are_found_and_re_extracted(
         reopened.close()
     assert best.design.design_id == "D0" and best.inliers > 0
     assert "corrupt-features" not in _kinds(settings)
+
+
+# ---- 7. zip central directory bigger than its end record says ---------------------------------------
+
+
+def test_7_a_directory_hiding_entries_behind_a_small_count_is_refused_from_its_size() -> None:
+    data = bytearray(zip_bytes({f"n/{i}.txt": b"" for i in range(5_000)}))
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8 : end + 12] = struct.pack("<HH", 5, 5)  # the end record claims 5 entries
+    with pytest.raises(PayloadTooLarge, match=r"directory is .* bytes"):
+        plan_archive(io.BytesIO(bytes(data)), max_bytes=10**9, max_images=10)
+    honest = plan_archive(io.BytesIO(zip_bytes({"a.jpg": b"1", "b.jpg": b"2"})), 10**9, 10)
+    assert sorted(honest.names) == ["a.jpg", "b.jpg"]
+
+
+# ---- 8. CSV formula injection -------------------------------------------------------------------
+
+
+def test_8_scan_csv_cells_never_start_a_formula() -> None:
+    names = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd", "plain.jpg"]
+    lines = [
+        {"image": n, "verdict": "no_match", "matches": [{"design_id": "-D1", "score": -0.25}]} for n in names
+    ]
+    rows = list(csv.reader(io.StringIO(scan_csv(lines), newline="")))[1:]
+    assert [r[0] for r in rows] == ["'" + n for n in names[:-1]] + ["plain.jpg"]
+    assert {r[2] for r in rows} == {"'-D1"} and {r[3] for r in rows} == {"-0.25"}
+
+
+# ---- 10. control characters --------------------------------------------------------------------
+
+
+def test_10_control_characters_are_refused_at_registration(engine: Engine) -> None:
+    for fields in (
+        DesignFields("D1", title="Lantern\x1b[2J\x07"),
+        DesignFields("D\x00", title="ok"),
+        DesignFields("D2", owner="Firm\u202eevil"),
+    ):
+        with pytest.raises(InvalidDesignData, match="control character"):
+            engine.register(fields, [jpeg_bytes(draw_design(1))])
+    assert engine.registry.designs() == []
+
+
+def test_10_stored_control_characters_are_escaped_on_cli_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(jpeg_bytes(draw_design(3)))
+    assert main(["register", "--home", str(home), str(photo), "--design-id", "D3", "--title", "Lantern"]) == 0
+    with closing(sqlite3.connect(home / "registry.sqlite3", isolation_level=None)) as db:
+        db.execute("UPDATE designs SET title = ? WHERE design_id = 'D3'", ("Lan\x1b[2J\x07tern\x00",))
+    capsys.readouterr()
+    assert main(["inspect", "--home", str(home), str(photo)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\x00" not in out
+    assert "Lan\\x1b[2J\\x07tern\\x00" in out
+    assert printable("a\u202eb") == "a\\u202eb"
+
+
+# ---- 11. two writers on one home ---------------------------------------------------------------
+
+
+def test_11_cli_register_refuses_a_home_a_service_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(jpeg_bytes(draw_design(4)))
+    with home_lock(home, exclusive=False):  # what a running service holds
+        code = main(["register", "--home", str(home), str(photo), "--design-id", "D4"])
+    err = capsys.readouterr().err
+    assert code == 6 and "POST /api/v1/designs" in err and "running service" in err
+    assert not (home / "registry.sqlite3").exists()

@@ -6,6 +6,7 @@ Each test reproduces what the attack run saw and checks the answer docs/reliabil
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import threading
@@ -19,6 +20,7 @@ import pytest
 
 from index.service.audit import ANONYMOUS, MAX_DETAIL, AuditLog
 from model.embedder import Embedder
+from tests.conftest import draw_design
 from tests.service_kit import Served, photo_of, serving, view_bytes
 
 LIMITS = {
@@ -205,14 +207,54 @@ def test_12_malformed_json_without_a_key_is_401(served: Served) -> None:
 def test_12_a_file_part_without_a_filename_is_not_echoed(served: Served) -> None:
     payload = "Z" * 500_000
     body = (
-        "--XX\r\nContent-Disposition: form-data; name=\"images\"\r\n\r\n" + payload + "\r\n"
-        "--XX\r\nContent-Disposition: form-data; name=\"registration_number\"\r\n\r\nATT-12\r\n--XX--\r\n"
+        '--XX\r\nContent-Disposition: form-data; name="images"\r\n\r\n' + payload + "\r\n"
+        '--XX\r\nContent-Disposition: form-data; name="registration_number"\r\n\r\nATT-12\r\n--XX--\r\n'
     )
     headers = {**served.auth("firm_a"), "Content-Type": "multipart/form-data; boundary=XX"}
     with _client(served) as client:
         answer = client.post("/api/v1/designs", content=body.encode(), headers=headers)
     assert answer.status_code == 422
     assert len(answer.content) < 2_000 and "ZZZZ" not in answer.text
+
+
+# ---- 9. security headers --------------------------------------------------------------------------
+
+
+def _gif_with_a_script() -> bytes:
+    buffer = io.BytesIO()
+    draw_design(9).convert("P").save(buffer, "GIF")
+    return buffer.getvalue() + b"<script>alert(document.domain)</script>"
+
+
+def test_9_every_answer_carries_security_headers_and_images_are_not_sniffed(served: Served) -> None:
+    files = [("images", ("evil.gif", _gif_with_a_script(), "image/gif"))]
+    with _client(served) as client:
+        design = client.post(
+            "/api/v1/designs",
+            data={"registration_number": "ATT-9"},
+            files=files,
+            headers=served.auth("firm_a"),
+        ).json()
+        image_url = design["images"][0]["url"]
+        answers = {
+            "page": client.get("/"),
+            "api": client.get("/api/v1/me", headers=served.auth("admin")),
+            "refused": client.get("/api/v1/me"),
+            "health": client.get("/health/live"),
+            "static": client.get("/static/style.css"),
+            "image": client.get(image_url, headers=served.auth("firm_a")),
+        }
+    for name, answer in answers.items():
+        assert answer.headers["x-content-type-options"] == "nosniff", name
+        assert answer.headers["x-frame-options"] == "DENY", name
+        assert answer.headers["referrer-policy"] == "no-referrer", name
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"] or name == "image"
+    page_policy = answers["page"].headers["content-security-policy"]
+    assert "script-src 'self' 'nonce-" in page_policy and "unsafe-inline" not in page_policy
+    image = answers["image"]
+    assert image.headers["content-type"] == "image/gif" and image.content.endswith(b"</script>")
+    assert "sandbox" in image.headers["content-security-policy"]
+    assert image.headers["content-disposition"].startswith("inline; filename=")
 
 
 def test_no_attack_left_the_service_unable_to_answer(served: Served, tmp_path: Path) -> None:
