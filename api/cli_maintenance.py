@@ -136,8 +136,26 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    home = _home(args)
+    require_home(home)
+    database = Database(home / REGISTRY_FILE)
+    try:
+        log = AuditLog(database)
+        problems, count = log.verify(), log.count()
+    finally:
+        database.close()
+    for problem in problems:
+        print(printable(f"problem   {problem}"))
+    if problems:
+        print(f"{len(problems)} problem(s) in the audit log of {home}: it was edited outside LanternGuard")
+        return answer_for(Inconsistent("")).exit_code
+    print(f"the audit log of {home} is intact: {count} entr(ies), keyed chain and head anchor agree")
+    return EXIT_OK
+
+
 def add_maintenance_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Add `index rebuild`, `check`, `backup`, `restore` and `audit export` to the parser."""
+    """Add `index rebuild`, `check`, `backup`, `restore`, `audit export` and `audit verify` to the parser."""
     index = commands.add_parser("index", parents=[common], help="maintain the vector index")
     actions = index.add_subparsers(dest="action", required=True)
     rebuild = actions.add_parser("rebuild", parents=[common], help="rebuild the index from the registry")
@@ -165,3 +183,7 @@ def add_maintenance_commands(commands: argparse._SubParsersAction, common: argpa
     export.add_argument("--out", type=Path, help="a file (default: stdout)")
     export.add_argument("--after", type=int, default=0, help="only entries after this id")
     export.set_defaults(run=cmd_audit_export)
+    verify = audit_actions.add_parser(
+        "verify", parents=[common], help="check the keyed chain and head anchor of the audit log"
+    )
+    verify.set_defaults(run=cmd_audit_verify)

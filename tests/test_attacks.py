@@ -8,6 +8,7 @@ tests/test_attacks_service.py.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import sqlite3
@@ -23,12 +24,16 @@ from api.terminal import printable
 from index.batch.reports import scan_csv
 from index.engine import Engine, EngineSettings
 from index.errors import CorruptDerivedData, InvalidDesignData, PayloadTooLarge, ScoreOutOfRange
+from index.home.backup import backup, restore
 from index.home.maintenance import check, home_lock
 from index.home.survey import survey
 from index.matching.ranking import fuse
 from index.matching.verdict import Verdict
 from index.search.vectors import SIDECAR, Sidecar, VectorIndex
 from index.service.archives import plan_archive
+from index.service.audit import Actor, AuditLog
+from index.service.audit_seal import anchor_path
+from index.store.database import Database
 from index.store.files import file_sha256
 from index.store.registry import DesignFields
 from model.embedder import Embedder
@@ -239,3 +244,121 @@ def test_11_cli_register_refuses_a_home_a_service_holds(
     err = capsys.readouterr().err
     assert code == 6 and "POST /api/v1/designs" in err and "running service" in err
     assert not (home / "registry.sqlite3").exists()
+
+
+# ---- 6. audit tampering -----------------------------------------------------------------------
+
+
+def _audit_home(tmp_path: Path, entries: int = 4) -> Path:
+    home = tmp_path / "home"
+    database = Database(home / "registry.sqlite3")
+    try:
+        log = AuditLog(database)
+        for i in range(entries):
+            log.record(Actor("anna", 1, "inspector"), "inspection.create", str(i), 201, {"n": i})
+    finally:
+        database.close()
+    return home
+
+
+def _tamper(home: Path, *statements: str) -> None:
+    with closing(sqlite3.connect(home / "registry.sqlite3", isolation_level=None)) as db:
+        db.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+        db.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
+        for statement in statements:
+            db.execute(statement)
+
+
+def _recompute_unkeyed_chain(home: Path) -> None:
+    """What the attack run did: rewrite every digest as the unkeyed sha256 chain of the rows left."""
+    with closing(sqlite3.connect(home / "registry.sqlite3", isolation_level=None)) as db:
+        previous = "0" * 64
+        rows = db.execute(
+            "SELECT id, at, actor, key_id, role, firm, action, target, status, detail FROM audit_log"
+        )
+        for row in rows.fetchall():
+            canonical = json.dumps(
+                [previous, *row[1:]], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            )
+            digest = hashlib.sha256(canonical.encode()).hexdigest()
+            db.execute(
+                "UPDATE audit_log SET previous = ?, digest = ? WHERE id = ?", (previous, digest, row[0])
+            )
+            previous = digest
+
+
+def _verify(home: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    capsys.readouterr()
+    code = main(["audit", "verify", "--home", str(home)])
+    return code, capsys.readouterr().out
+
+
+def test_6_an_edited_row_is_found_by_audit_verify_and_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = _audit_home(tmp_path)
+    assert (home / ".audit-key").stat().st_mode & 0o777 == 0o600
+    assert _verify(home, capsys) == (
+        0,
+        f"the audit log of {home} is intact: 4 entr(ies), keyed chain and head anchor agree\n",
+    )
+    _tamper(home, "UPDATE audit_log SET target = '99' WHERE id = 2")
+    code, out = _verify(home, capsys)
+    assert code == 11 and "entry 2 was changed" in out
+    audit = [f for f in survey(home, "unused").findings if f.kind == "audit"]
+    assert audit and not any(f.repairable for f in audit)
+
+
+def test_6_a_recomputed_chain_with_its_tail_cut_is_caught(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = _audit_home(tmp_path)
+    _tamper(
+        home, "UPDATE audit_log SET actor = 'mallory' WHERE id = 1", "DELETE FROM audit_log WHERE id >= 3"
+    )
+    _recompute_unkeyed_chain(home)
+    code, out = _verify(home, capsys)
+    assert code == 11 and "entry 1 was changed" in out and "anchor names entry 4" in out
+
+
+def test_6_truncation_of_an_intact_chain_is_caught_by_the_anchor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = _audit_home(tmp_path)
+    _tamper(home, "DELETE FROM audit_log WHERE id = 4")
+    code, out = _verify(home, capsys)
+    assert code == 11 and "ends at entry 3, its anchor names entry 4" in out
+
+
+def test_6_a_home_from_before_the_key_keeps_verifying_and_is_keyed_from_then_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = _audit_home(tmp_path, entries=2)
+    _tamper(home)
+    _recompute_unkeyed_chain(home)  # what an earlier version wrote: plain sha256 digests
+    (home / ".audit-key").unlink()
+    anchor_path(home).unlink()
+    assert _verify(home, capsys)[0] == 0
+    database = Database(home / "registry.sqlite3")
+    try:
+        AuditLog(database).record(Actor("cli:root"), "backup", None, 0)
+    finally:
+        database.close()
+    assert json.loads((home / ".audit-key").read_text())["keyed_from"] == 3
+    assert _verify(home, capsys)[0] == 0
+    _tamper(home, "UPDATE audit_log SET target = 'x' WHERE id = 1")
+    _recompute_unkeyed_chain(home)
+    code, out = _verify(home, capsys)
+    assert code == 11 and "entry 3 was changed" in out
+
+
+def test_6_backups_carry_the_anchor_and_a_restore_verifies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = _audit_home(tmp_path)
+    backup(home, tmp_path / "saved")
+    assert json.loads((tmp_path / "saved" / "audit-head.json").read_text())["id"] == 4
+    _tamper(home, "DELETE FROM audit_log WHERE id >= 3")
+    restore(tmp_path / "saved", home)
+    assert not (home / "audit-head.json").exists()
+    assert _verify(home, capsys)[0] == 0

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from index.errors import CorruptDerivedData
 from index.search.vectors import SIDECAR, VectorIndex, checkpoint_files, named_files
+from index.service.audit import COLUMNS, entry_of_row, verify_entries
+from index.service.audit_seal import anchor_path, load_key, read_head
 from index.store.features import features_intact
 from index.store.files import file_sha256
 from index.store.schema import REGISTRY_FILE, blob_hashes, cited_ids, row_count
@@ -135,6 +137,7 @@ def survey(home: Path, fingerprint: str, grace_s: float = 0.0, verify_blobs: boo
     _survey_features(home / "features", snap, found, young, verify_blobs)
     _survey_rows(snap, found)
     _survey_index(home / "index", snap, found, fingerprint)
+    _survey_audit(home, found)
     found.counts.update(
         designs=len(snap.designs), images=len(snap.images), searchable=len(snap.active_ids),
         inspections=snap.inspections, generation=snap.generation,
@@ -262,3 +265,19 @@ def _survey_index(folder: Path, snap: _Snapshot, found: Survey, fingerprint: str
     for path in checkpoint_files(folder):
         if path.name not in named:
             found.findings.append(Finding("stray-file", str(path), "a file of an earlier checkpoint"))
+
+
+def _survey_audit(home: Path, found: Survey) -> None:
+    """The audit log's keyed chain and head anchor (index/service/audit_seal.py); never repairable."""
+    try:
+        key, head = load_key(home), read_head(anchor_path(home))
+    except (OSError, ValueError, KeyError) as exc:
+        found.findings.append(
+            Finding("audit", "audit log", f"its key or anchor is unreadable ({exc})", False)
+        )
+        return
+    with closing(sqlite3.connect(f"file:{home / REGISTRY_FILE}?mode=ro", uri=True, timeout=30.0)) as db:
+        rows = db.execute(f"SELECT {COLUMNS} FROM audit_log ORDER BY id")
+        problems = verify_entries((entry_of_row(r) for r in rows), key, head)
+    for problem in problems:
+        found.findings.append(Finding("audit", "audit log", problem, repairable=False))
