@@ -22,6 +22,7 @@ from api.errors import error_response
 from index.errors import NotAuthenticated, RateLimited, RequestTimeout
 from index.service.audit import ANONYMOUS, AuditLog
 from index.service.keys import KeyRecord, KeyStore
+from model.errors import LanternGuardError
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class KeyGate:
         await self.app(scope, receive, send)
 
     async def _refuse(
-        self, scope: Scope, receive: Receive, send: Send, audit: AuditLog, exc: Exception
+        self, scope: Scope, receive: Receive, send: Send, audit: AuditLog, exc: LanternGuardError
     ) -> None:
         """Answer a failed authentication: 401, or 429 once its client failed too often this minute.
 
@@ -134,7 +135,10 @@ class KeyGate:
         wait = self.failures.blocked(client)
         if self.failures.note(client):
             detail = {"client": client, "method": scope["method"], "path": path}
-            await run_in_threadpool(audit.record, ANONYMOUS, "auth.failed", None, 401, detail)
+            try:
+                await run_in_threadpool(audit.record, ANONYMOUS, "auth.failed", None, 401, detail)
+            except Exception:
+                logger.exception("could not write the audit entry of a failed authentication")
         if wait:
             exc = RateLimited(f"too many requests with a wrong or missing API key: retry in {wait} s", wait)
         logger.info("refused %s %s from %s: %s", scope["method"], path, client, exc)

@@ -362,3 +362,24 @@ def test_6_backups_carry_the_anchor_and_a_restore_verifies(
     restore(tmp_path / "saved", home)
     assert not (home / "audit-head.json").exists()
     assert _verify(home, capsys)[0] == 0
+
+
+# ---- open point: retries ------------------------------------------------------------------------
+
+
+def test_retries_do_not_embed_stored_images_again(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    views = [jpeg_bytes(draw_design(6)), jpeg_bytes(draw_design(6).rotate(5))]
+    engine.register(DesignFields("D6", title="Six"), views)
+    embedded: list[int] = []
+    embed = engine.embedder.embed
+
+    def counted(images: list) -> object:
+        embedded.append(len(images))
+        return embed(images)
+
+    monkeypatch.setattr(engine.embedder, "embed", counted)
+    retry = engine.register(DesignFields("D6", title="Six"), views)
+    assert retry.added == [] and sum(embedded) == 0
+    grown = engine.register(DesignFields("D6"), [*views, jpeg_bytes(draw_design(6).rotate(9))])
+    assert len(grown.added) == 1 and sum(embedded) == 1
+    assert engine.registry.design("D6").image_count == 3

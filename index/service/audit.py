@@ -144,6 +144,7 @@ class AuditLog:
     def __init__(self, database: Database) -> None:
         self._db = database
         self.home = database.path.parent
+        self._key: AuditKey | None = None
 
     def record(
         self,
@@ -160,7 +161,7 @@ class AuditLog:
         with self._db.transaction() as db:
             last = db.execute("SELECT id, digest FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
             entry_id, previous = (int(last[0]) + 1, str(last[1])) if last else (1, GENESIS)
-            key = ensure_key(self.home, entry_id)
+            key = self._key = self._key or ensure_key(self.home, entry_id)
             who = (actor.name, actor.key_id, actor.role, actor.firm)
             fields = (at, *who, action, target, status, detail_text)
             digest = _digest(previous, fields, key.secret if entry_id >= key.keyed_from else None)

@@ -60,23 +60,34 @@ def load_key(home: Path) -> AuditKey | None:
 
 
 def ensure_key(home: Path, next_id: int) -> AuditKey:
-    """Return the home's audit key, creating it (0600) to key entries from `next_id` on when absent."""
+    """Return the home's audit key, creating it (0600) to key entries from `next_id` on when absent.
+
+    The key file appears whole or not at all: it is written under a temporary name, made durable,
+    then linked to its name (which fails if another process created it first).
+    """
     found = load_key(home)
     if found is not None:
         return found
     ensure_folder(home)
     payload = json.dumps({"key": secrets.token_hex(32), "keyed_from": next_id}) + "\n"
-    try:
-        fd = os.open(home / KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return ensure_key(home, next_id)
+    temporary = home / f".{KEY_FILE}.{secrets.token_hex(4)}"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, payload.encode())
         os.fsync(fd)
     finally:
         os.close(fd)
+    try:
+        os.link(temporary, home / KEY_FILE)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink(missing_ok=True)
     fsync_folder(home)
-    return ensure_key(home, next_id)
+    key = load_key(home)
+    if key is None:
+        raise FileNotFoundError(f"{home / KEY_FILE} could not be created")
+    return key
 
 
 def read_head(path: Path) -> Head | None:
