@@ -36,7 +36,8 @@ class Conflict(LanternGuardError):
 
 
 class InvalidDesignData(InvalidInput):
-    """A design's registration data breaks a rule (dates in order, a registration number, plain text)."""
+    """Registration data breaks a rule: dates in order, a registration number, plain text (also in
+    firm names and key labels); see index/store/validation.py."""
 
 
 class PayloadTooLarge(InvalidInput):
