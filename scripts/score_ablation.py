@@ -5,7 +5,8 @@ python scripts/score_ablation.py --benchmark ../shared/benchmark/dev [--seeds 0 
 Runs the benchmark once with `index.evaluation.run.evaluate` (what `lanternguard evaluate` runs)
 and keeps every photo's candidates with their appearance scores and verifications; each variant
 then re-scores the same candidates with the library's own functions (`rerank`, `against_rivals`,
-`centre_weights`), so the rows differ only in the score. Per row: uAP, R@1, R@P90 on the whole
+`centre_weights`), so the rows differ only in the score. It ends with the run's own report as
+`lanternguard evaluate --calibrate-on split --json` writes it (its images/s is evaluate's). Per row: uAP, R@1, R@P90 on the whole
 set and the transfer protocol's held-out figures (index.evaluation.transfer, averaged over the
 seeds): precision and recall of `match`, and the share of unregistered photos given `review` or
 `match`. The `engine` row must equal the run's own figures.
@@ -14,6 +15,7 @@ seeds): precision and recall of `match`, and the share of unregistered photos gi
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -96,7 +98,9 @@ def main() -> None:
         ]
         assert [o.truth for o in outcomes] == truths
         print(row(variant.name, outcomes, args.seeds), flush=True)
-    print(f"images/s {report.images_per_s:.2f} ({report.references} views, {report.queries} photos)")
+    figures = report.as_json()
+    figures["transfer"] = transfer(report.outcomes, seed=args.seeds[0]).as_json()
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
