@@ -7,9 +7,10 @@ and keeps every photo's candidates with their appearance scores and verification
 then re-scores the same candidates with the library's own functions (`rerank`, `against_rivals`,
 `centre_weights`), so the rows differ only in the score. It ends with the run's own report as
 `lanternguard evaluate --calibrate-on split --json` writes it (its images/s is evaluate's).
-Per row: uAP, R@1, R@P90 on the whole set and the transfer protocol's held-out figures (index.evaluation.transfer, averaged over the
-seeds): precision and recall of `match`, and the share of unregistered photos given `review` or
-`match`. The `engine` row must equal the run's own figures.
+Per row: uAP, R@1, R@P90 on the whole set and the transfer protocol's
+held-out figures (index.evaluation.transfer, averaged over the seeds): precision and recall of
+`match`, and the share of unregistered photos given `review` or `match`. The `engine` row must
+equal the run's own figures.
 """
 
 from __future__ import annotations
