@@ -35,8 +35,12 @@ class EvaluationReport:
         """Return the report with the benchmark's output keys (a stable contract).
 
         `verdicts` (added): per verdict level the precision, recall and share of unregistered
-        photos under the thresholds the run was judged with (see index.evaluation.transfer).
+        photos under the thresholds the run was judged with (see index.evaluation.transfer);
+        `candidate_recall` (added): the share of photos of a registered design whose design is
+        among the returned (verified) candidates at all, whatever its rank.
         """
+        positives = [o for o in self.outcomes if o.truth is not None]
+        found = sum(1 for o in positives if any(d == o.truth for d, _ in o.predictions))
         m = self.metrics
         return {
             "uAP": round(m.uap, 4),
@@ -48,6 +52,7 @@ class EvaluationReport:
             "references": self.references,
             "queries": self.queries,
             "errors": self.errors,
+            "candidate_recall": round(found / len(positives), 4) if positives else 0.0,
             "verdicts": {
                 name: figures.as_json()
                 for name, figures in judged_figures([(o, Verdict(o.verdict)) for o in self.outcomes]).items()
