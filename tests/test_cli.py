@@ -123,6 +123,7 @@ def test_evaluate_split_reports_held_out_verdicts(
     assert {"precision", "recall", "unregistered_share", "selected"} == set(held["review"])
     assert [f["fitted_on_designs"] for f in metrics["transfer"]["folds"]] == [1, 1]
     assert set(metrics["verdicts"]) == {"match", "review"}
+    assert metrics["candidate_recall"] == 1.0
     assert "held-out" in out
 
 
