@@ -30,6 +30,7 @@ class EvaluationReport:
     queries: int
     errors: int
     outcomes: list[QueryOutcome] = field(default_factory=list, repr=False)
+    calibration: dict | None = None
 
     def as_json(self) -> dict:
         """Return the report with the benchmark's output keys (a stable contract).
@@ -37,7 +38,9 @@ class EvaluationReport:
         `verdicts` (added): per verdict level the precision, recall and share of unregistered
         photos under the thresholds the run was judged with (see index.evaluation.transfer);
         `candidate_recall` (added): the share of photos of a registered design whose design is
-        among the returned (verified) candidates at all, whatever its rank.
+        among the returned (verified) candidates at all, whatever its rank; `calibration`
+        (added): the thresholds the run judged with, where they came from, and the registry's
+        self-calibration (Engine.calibration_info).
         """
         positives = [o for o in self.outcomes if o.truth is not None]
         found = sum(1 for o in positives if any(d == o.truth for d, _ in o.predictions))
@@ -57,6 +60,7 @@ class EvaluationReport:
                 name: figures.as_json()
                 for name, figures in judged_figures([(o, Verdict(o.verdict)) for o in self.outcomes]).items()
             },
+            "calibration": self.calibration,
         }
 
 
@@ -124,6 +128,7 @@ def evaluate(
                 if progress:
                     progress("queries", len(outcomes), len(query_rows))
             elapsed = time.perf_counter() - start
+            calibration = engine.calibration_info()
         finally:
             engine.close()
     return EvaluationReport(
@@ -133,4 +138,5 @@ def evaluate(
         queries=len(query_rows),
         errors=failures,
         outcomes=outcomes,
+        calibration=calibration,
     )
