@@ -88,9 +88,10 @@ class Engine:
     def thresholds(self) -> Thresholds:
         """Return the thresholds of the current scoring regime.
 
-        Whitened registries use their own self-calibration when one belongs to the current
-        whitening (and no LANTERNGUARD_* setting overrides the shipped thresholds); the shipped
-        calibration is the fallback for registries too small to calibrate.
+        With `self_calibration="use"`, whitened registries judge with their own self-calibration
+        when one belongs to the current whitening (and no LANTERNGUARD_* setting overrides the
+        shipped thresholds); otherwise, and for registries too small to calibrate, the shipped
+        calibration.
         """
         calibration = self.settings.calibration
         if self._live.whitening is None:
@@ -100,7 +101,8 @@ class Engine:
 
     @property
     def _uses_own_thresholds(self) -> bool:
-        return self.settings.self_calibration and self.settings.calibration == DEFAULT_CALIBRATION
+        s = self.settings
+        return s.self_calibration == "use" and s.calibration == DEFAULT_CALIBRATION
 
     @property
     def self_calibration(self) -> SelfCalibration | None:
@@ -123,8 +125,13 @@ class Engine:
             )
         if self._uses_own_thresholds and self.self_calibration is not None:
             return "self-calibration of this registry"
-        if not self._uses_own_thresholds:
+        if self.settings.calibration != DEFAULT_CALIBRATION:
             return self.settings.calibration.source
+        if self.settings.self_calibration == "report":
+            return (
+                "shipped calibration, whitened regime (the registry's self-calibration is reported,"
+                " not used: self_calibration='report')"
+            )
         return (
             "shipped calibration, whitened regime (fallback: no self-calibration for this whitening;"
             f" it needs {self.settings.self_calibration_min_designs} designs)"
@@ -149,7 +156,7 @@ class Engine:
         force, or None when the registry is not whitened or has too few designs.
         """
         s = self.settings
-        if not s.self_calibration or self._live.whitening is None:
+        if s.self_calibration == "off" or self._live.whitening is None:
             return None
         if not force and self.self_calibration is not None:
             return self.self_calibration

@@ -20,7 +20,9 @@ from tests.conftest import draw_design, jpeg_bytes
 
 
 def small_registry(settings: EngineSettings) -> EngineSettings:
-    return replace(settings, self_calibration_min_designs=12, self_calibration_designs=20)
+    return replace(
+        settings, self_calibration_min_designs=12, self_calibration_designs=20, self_calibration="use"
+    )
 
 
 def register(engine: Engine, count: int) -> None:
@@ -57,6 +59,10 @@ def test_a_whitened_registry_calibrates_itself_and_keeps_it(
     overridden = Engine(replace(settings, calibration=replace(DEFAULT_CALIBRATION, source="set")), embedder)
     assert overridden.thresholds == DEFAULT_CALIBRATION.whitened
     overridden.close()
+    reported = Engine(replace(settings, self_calibration="report"), embedder)
+    assert reported.self_calibration == own and reported.thresholds == DEFAULT_CALIBRATION.whitened
+    assert "reported, not used" in reported.thresholds_source()
+    reported.close()
 
 
 def test_too_small_a_registry_falls_back_to_the_shipped_thresholds(

@@ -10,6 +10,11 @@ from index.search.live import IndexPolicy
 from model.embedder import EmbedderConfig
 from model.local import LocalConfig
 
+SELF_CALIBRATION_MODES = ("off", "report", "use")
+"""`report` (default): derive, store and show the registry's own thresholds, judge with the shipped
+ones (on dev the self-calibrated pair let 10.5 % of unregistered photos reach `match`, see
+docs/matching.md); `use`: judge with them; `off`: never derive them."""
+
 
 @dataclass(frozen=True)
 class EngineSettings:
@@ -30,7 +35,7 @@ class EngineSettings:
     inlier_spread: float | None = 0.3
     mirror_retry_below: int = 12
     checkpoint_every: int = 256
-    self_calibration: bool = True
+    self_calibration: str = "report"
     self_calibration_designs: int = 150
     self_calibration_min_designs: int = 40
     match_target: float = 0.95
@@ -43,6 +48,8 @@ class EngineSettings:
             raise ValueError("whitening_regrowth must be above 1")
         if not 0 <= self.verify_top_k <= 100:
             raise ValueError("verify_top_k must be 0..100")
+        if self.self_calibration not in SELF_CALIBRATION_MODES:
+            raise ValueError(f"self_calibration must be one of {SELF_CALIBRATION_MODES}")
         if not 0.5 <= self.review_target <= self.match_target < 1.0:
             raise ValueError("need 0.5 <= review_target <= match_target < 1")
         if not 2 <= self.self_calibration_min_designs <= self.self_calibration_designs:
