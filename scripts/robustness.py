@@ -149,6 +149,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path("docs/robustness.md"))
     parser.add_argument("--plot", type=Path, default=Path("docs/robustness.png"))
+    parser.add_argument(
+        "--self-calibration", choices=["off", "report", "use"], default="report", help="the engine's mode"
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     designs = read_manifest(args.benchmark / "references.csv")
@@ -158,7 +161,7 @@ def main() -> None:
     chosen = rng.sample(designs, args.designs)
     rows: list[tuple[str, float, float, float]] = []
     with tempfile.TemporaryDirectory(prefix="lanternguard-robustness-") as home:
-        engine = Engine(EngineSettings(home=Path(home)))
+        engine = Engine(EngineSettings(home=Path(home), self_calibration=args.self_calibration))
         try:
             bar = Progress("register", sum(len(p) for _, p in designs))
             for _ in engine.register_many(designs, progress=bar.update):
@@ -195,7 +198,7 @@ def main() -> None:
         "each edited as named and inspected; measured with",
         "",
         "    python scripts/robustness.py --benchmark ../shared/benchmark/dev"
-        f" --designs {args.designs} --seed {args.seed}",
+        f" --designs {args.designs} --seed {args.seed} --self-calibration {args.self_calibration}",
         "",
         f"Verdict thresholds: {thresholds}.",
         "",
