@@ -11,8 +11,11 @@ from api.schemas import (
     MatchPublic,
     ScanLinePublic,
     ScanPublic,
+    ThresholdsPublic,
     ViewPublic,
 )
+from index.matching.legal import covers, day_of, legal_status, territories_of
+from index.matching.verdict import Thresholds
 from index.service.catalogue import DesignView
 from index.service.design_records import FirmRecord
 from index.service.inspections import InspectionRecord
@@ -53,6 +56,7 @@ def design_public(view: DesignView) -> DesignPublic:
     return DesignPublic(
         id=r.design_id,
         **_registration(r),
+        territories=territories_of(r),
         status=_status(r),
         withdrawn_at=r.withdrawn_at,
         image_count=r.image_count,
@@ -60,9 +64,30 @@ def design_public(view: DesignView) -> DesignPublic:
     )
 
 
+def case_url(inspection_id: int) -> str:
+    """Return the URL of an inspection's case file (PDF)."""
+    return f"{API}/inspections/{inspection_id}/case.pdf"
+
+
+def thresholds_of(record: InspectionRecord) -> Thresholds | None:
+    """Return the thresholds an inspection was decided with (None for one recorded before they were kept)."""
+    if record.match_threshold is None or record.review_threshold is None:
+        return None
+    return Thresholds(match=record.match_threshold, review=record.review_threshold)
+
+
+def _level(score: float, thresholds: Thresholds | None) -> str | None:
+    if thresholds is None:
+        return None
+    return "match" if score >= thresholds.match else "review" if score >= thresholds.review else "below"
+
+
 def inspection_public(record: InspectionRecord, designs: dict[int, DesignRecord]) -> InspectionPublic:
-    """Return an inspection with its matches' registration data (`designs` by design key)."""
+    """Return an inspection with its matches' registration data and legal status on its date
+    (`designs` by design key)."""
     matches = []
+    on = day_of(record.created_at)
+    thresholds = thresholds_of(record)
     for m in record.matches:
         d = designs[m.design_pk]
         matches.append(
@@ -71,7 +96,11 @@ def inspection_public(record: InspectionRecord, designs: dict[int, DesignRecord]
                 design_id=d.design_id,
                 score=round(m.score, 4),
                 **_registration(d),
+                territories=territories_of(d),
                 design_status=_status(d),
+                legal_status=legal_status(d, on).value,
+                covers_destination=covers(d, record.destination),
+                level=_level(m.score, thresholds),
                 image_id=m.image_id,
                 image_url=image_url(m.image_id),
                 evidence_url=evidence_url(record.id, m.rank),
@@ -89,7 +118,12 @@ def inspection_public(record: InspectionRecord, designs: dict[int, DesignRecord]
         verdict=record.verdict,
         note=record.note,
         shipment_ref=record.shipment_ref,
+        destination=record.destination,
+        thresholds=ThresholdsPublic(match=thresholds.match, review=thresholds.review) if thresholds else None,
+        model=record.model,
+        index_generation=record.index_generation,
         photo_url=f"{API}/inspections/{record.id}/photo",
+        case_url=case_url(record.id),
         evidence_url=evidence_url(record.id, 1) if matches else None,
         matches=matches,
     )

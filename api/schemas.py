@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
+from api.territories import parse_territories
 from index.service.catalogue import NewDesign
 
 API = "/api/v1"
@@ -41,6 +42,11 @@ class _DesignData(BaseModel):
             raise ValueError("a Locarno class looks like 26-05 (class-subclass)")
         return value or None
 
+    @field_validator("territories", check_fields=False)
+    @classmethod
+    def _territories(cls, value: str | None) -> str | None:
+        return ",".join(parse_territories(value)) or None if value else None
+
     @model_validator(mode="after")
     def _period(self) -> _DesignData:
         start, end = getattr(self, "valid_from", None), getattr(self, "valid_until", None)
@@ -64,6 +70,9 @@ class DesignCreate(_DesignData):
     locarno_class: str | None = Field(None, max_length=8, examples=["26-05"])
     valid_from: date | None = None
     valid_until: date | None = None
+    territories: str | None = Field(
+        None, max_length=1000, description="ISO 3166 alpha-2 codes covered", examples=["CN,HK"]
+    )
 
     def to_new_design(self) -> NewDesign:
         """Return the registration data as the catalogue takes it."""
@@ -78,6 +87,7 @@ class DesignUpdate(_DesignData):
     locarno_class: str | None = Field(None, max_length=8)
     valid_from: date | None = None
     valid_until: date | None = None
+    territories: str | None = Field(None, max_length=1000, description="ISO 3166 alpha-2 codes")
 
 
 class ViewPublic(BaseModel):
@@ -99,6 +109,7 @@ class DesignPublic(BaseModel):
     locarno_class: str | None
     valid_from: date | None
     valid_until: date | None
+    territories: list[str] = Field(description="ISO 3166 alpha-2 codes; empty when not given")
     status: Literal["active", "withdrawn"]
     withdrawn_at: str | None
     image_count: int
@@ -110,6 +121,13 @@ class DesignsPublic(BaseModel):
 
     data: list[DesignPublic]
     count: int
+
+
+class ThresholdsPublic(BaseModel):
+    """Score levels: a score at or above `match` is a match, at or above `review` worth a closer look."""
+
+    match: float
+    review: float
 
 
 class MatchPublic(BaseModel):
@@ -124,7 +142,17 @@ class MatchPublic(BaseModel):
     locarno_class: str | None
     valid_from: date | None
     valid_until: date | None
+    territories: list[str]
     design_status: Literal["active", "withdrawn"]
+    legal_status: Literal["in_force", "expired", "not_yet_valid", "withdrawn"] = Field(
+        description="the registration's status on the inspection date"
+    )
+    covers_destination: bool | None = Field(
+        description="whether the territories include the destination; null when either is unknown"
+    )
+    level: Literal["match", "review", "below"] | None = Field(
+        description="where the score stands against the thresholds in use (before legal status)"
+    )
     image_id: int
     image_url: str
     evidence_url: str
@@ -144,7 +172,12 @@ class InspectionPublic(BaseModel):
     verdict: Literal["match", "review", "no_match"]
     note: str | None
     shipment_ref: str | None
+    destination: str | None = Field(description="ISO 3166 alpha-2 code of where the goods go")
+    thresholds: ThresholdsPublic | None = Field(description="the score levels that decided the verdict")
+    model: str | None = Field(description="the model (CNN and local features) that produced the scores")
+    index_generation: int | None = Field(description="the registry's change counter at the inspection")
     photo_url: str
+    case_url: str = Field(description="the case file (PDF)")
     evidence_url: str | None = Field(description="the photo beside the best match's view, with the score")
     matches: list[MatchPublic]
 

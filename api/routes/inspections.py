@@ -11,6 +11,7 @@ from api.errors import error_responses
 from api.presenters import inspection_public
 from api.schemas import API, InspectionPublic, InspectionsPublic, Offset, Rank, RecordId, ReviewUpdate
 from api.services import ServicesDep
+from api.territories import country_code
 from api.uploads import media_type_of, read_image
 from index.errors import (
     Forbidden,
@@ -51,14 +52,18 @@ def inspect(
     image: Annotated[UploadFile, File(description="the photo to check")],
     note: Annotated[str | None, Form(max_length=1000)] = None,
     shipment_ref: Annotated[str | None, Form(max_length=100)] = None,
+    destination: Annotated[
+        str | None, Form(max_length=100, description="ISO 3166 alpha-2 code of where the goods go")
+    ] = None,
 ) -> InspectionPublic:
     """Check a photo against every registered design and record the inspection.
 
     Answers with the verdict and the matches, best first, with registration data, owner and links
     to each design's view and to an evidence picture (the photo beside the matched view).
     """
+    place = country_code(destination)
     photo = read_image(image, services.settings.max_upload_bytes)
-    record = services.desk.inspect(key.id, photo, note or None, shipment_ref or None)
+    record = services.desk.inspect(key.id, photo, note or None, shipment_ref or None, place)
     return inspection_public(record, services.desk.designs_of([record]))
 
 

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from index.errors import InvalidInput, UnknownDesign, UnknownRecord
 from index.store.registry import _DESIGN_SELECT, DesignRecord, Registry
 
-EDITABLE_FIELDS = frozenset({"registration_number", "title", "locarno_class", "valid_from", "valid_until"})
+EDITABLE_FIELDS = frozenset(
+    {"registration_number", "title", "locarno_class", "valid_from", "valid_until", "territories"}
+)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from index.engine import Engine
 from index.errors import UnknownRecord
 from index.matching.evidence import design_caption, render_evidence
 from index.service.design_records import ServiceRegistry
-from index.service.inspections import InspectionLog, InspectionRecord, Review
+from index.service.inspections import InspectionLog, InspectionRecord, Provenance, Review
 from index.service.uploads import Upload, check_pixels
 from index.store.registry import DesignRecord
 from model.images import load_image
@@ -32,16 +32,24 @@ class Desk:
         self.max_pixels = max_pixels
 
     def inspect(
-        self, key_id: int, photo: Upload, note: str | None = None, shipment_ref: str | None = None
+        self,
+        key_id: int,
+        photo: Upload,
+        note: str | None = None,
+        shipment_ref: str | None = None,
+        destination: str | None = None,
     ) -> InspectionRecord:
-        """Inspect a photo and record the result durably. Returns the recorded inspection.
+        """Inspect a photo of goods bound for `destination` and record the result durably.
 
+        Returns the recorded inspection, with the model and registry generation that produced it.
         Raises InvalidImage (nothing is recorded) or IndexNotReady when no design is registered.
         """
         check_pixels(photo, self.max_pixels)
-        result = self.engine.inspect(photo.data)
+        generation = self.engine.registry.generation()
+        result = self.engine.inspect(photo.data, destination)
         self.engine.blobs.put(photo.data)
-        record = self.log.record(key_id, result, photo.name, note, shipment_ref)
+        provenance = Provenance(destination, self.engine.model, generation)
+        record = self.log.record(key_id, result, photo.name, note, shipment_ref, provenance)
         logger.info("inspection %d: %s (%d match(es))", record.id, record.verdict, len(record.matches))
         return record
 

@@ -11,7 +11,8 @@ from index.store.database import Database, utc_now
 
 _SELECT = """
 SELECT i.id, i.key_id, coalesce(k.label, k.prefix), i.created_at, i.photo_sha256, i.filename, i.verdict,
-       i.note, i.shipment_ref
+       i.note, i.shipment_ref, i.destination, i.match_threshold, i.review_threshold, i.model,
+       i.index_generation
 FROM inspections i JOIN api_keys k ON k.id = i.key_id
 """
 _MATCHES = """
@@ -55,7 +56,21 @@ class InspectionRecord:
     verdict: str
     note: str | None
     shipment_ref: str | None
+    destination: str | None
+    match_threshold: float | None
+    review_threshold: float | None
+    model: str | None
+    index_generation: int | None
     matches: list[MatchRecord]
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where the goods go and what produced the verdict: the model and the registry's generation."""
+
+    destination: str | None = None
+    model: str | None = None
+    index_generation: int | None = None
 
 
 class InspectionLog:
@@ -71,13 +86,30 @@ class InspectionLog:
         filename: str | None,
         note: str | None,
         shipment_ref: str | None,
+        provenance: Provenance | None = None,
     ) -> InspectionRecord:
-        """Store an inspection and its matches durably. Returns the stored record."""
+        """Store an inspection and its matches durably, with what produced it. Returns the record."""
+        p = provenance or Provenance()
+        thresholds = result.thresholds
         with self._db.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO inspections(key_id, created_at, photo_sha256, filename, verdict, note,"
-                " shipment_ref) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key_id, utc_now(), result.sha256, filename, result.verdict.value, note, shipment_ref),
+                " shipment_ref, destination, match_threshold, review_threshold, model, index_generation)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key_id,
+                    utc_now(),
+                    result.sha256,
+                    filename,
+                    result.verdict.value,
+                    note,
+                    shipment_ref,
+                    p.destination,
+                    thresholds.match if thresholds else None,
+                    thresholds.review if thresholds else None,
+                    p.model,
+                    p.index_generation,
+                ),
             )
             inspection_id = int(cursor.lastrowid or 0)
             db.executemany(

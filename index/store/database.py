@@ -12,7 +12,7 @@ from typing import Any
 
 from index.errors import InvalidInput
 from index.store.files import ensure_folder
-from index.store.schema import SCHEMA
+from index.store.schema import SCHEMA, add_missing_columns
 
 
 def utc_now() -> str:
@@ -38,6 +38,7 @@ class Database:
         self._lock = threading.RLock()
         with self._lock:
             self._db.executescript(SCHEMA)
+            add_missing_columns(self._db)
 
     def close(self) -> None:
         """Close the connection."""

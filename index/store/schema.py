@@ -65,6 +65,29 @@ def blob_columns() -> list[tuple[str, str]]:
     return [(t.name, column) for t in TABLES for column in t.blobs]
 
 
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("designs", "territories", "TEXT"),
+    ("inspections", "destination", "TEXT"),
+    ("inspections", "match_threshold", "REAL"),
+    ("inspections", "review_threshold", "REAL"),
+    ("inspections", "model", "TEXT"),
+    ("inspections", "index_generation", "INTEGER"),
+)
+"""(table, column, type) of columns added after a table was first released: `SCHEMA` declares them
+for new homes, `add_missing_columns` adds them to older homes' tables (NULL in existing rows)."""
+
+
+def add_missing_columns(db: sqlite3.Connection) -> list[str]:
+    """Add every column of `ADDED_COLUMNS` that an existing table lacks. Returns `table.column` added."""
+    added = []
+    for table, column, kind in ADDED_COLUMNS:
+        present = {str(r[1]) for r in db.execute(f"PRAGMA table_info({table})")}
+        if present and column not in present:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            added.append(f"{table}.{column}")
+    return added
+
+
 def _exists(db: sqlite3.Connection, table: str) -> bool:
     """Return whether a table exists (a read-only look at a file an older version wrote may lack one)."""
     query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
@@ -119,7 +142,8 @@ CREATE TABLE IF NOT EXISTS designs (
     valid_from TEXT,
     valid_until TEXT,
     withdrawn_at TEXT,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    territories TEXT
 );
 CREATE TABLE IF NOT EXISTS images (
     id INTEGER PRIMARY KEY,
@@ -174,7 +198,12 @@ CREATE TABLE IF NOT EXISTS inspections (
     filename TEXT,
     verdict TEXT NOT NULL,
     note TEXT,
-    shipment_ref TEXT
+    shipment_ref TEXT,
+    destination TEXT,
+    match_threshold REAL,
+    review_threshold REAL,
+    model TEXT,
+    index_generation INTEGER
 );
 CREATE TABLE IF NOT EXISTS inspection_matches (
     inspection_id INTEGER NOT NULL REFERENCES inspections(id),
