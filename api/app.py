@@ -14,8 +14,10 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.types import Scope
 
+from api import i18n
 from api.audit_trail import AuditTrail
 from api.errors import install_error_handler
 from api.limits import BodyLimit
@@ -96,12 +98,28 @@ def create_app(settings: ServiceSettings, embedder: Embedder | None = None) -> F
         queue_timeout_s=settings.queue_timeout_s,
         retry_after_s=settings.retry_after_s,
     )
+    app.add_middleware(i18n.LocaleMiddleware)
     for module in (health, designs, images, inspections, scans, keys, firms, audit, demo, pages):
         app.include_router(module.router)
-    app.state.templates = Jinja2Templates(directory=HERE / "templates")
+    app.state.templates = Jinja2Templates(env=_template_environment())
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _serve_docs(app)
     return app
+
+
+def _template_environment() -> Environment:
+    """Return the pages' Jinja environment, with gettext (`_`, `{% trans %}`) in the request's language."""
+    environment = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(),
+        extensions=["jinja2.ext.i18n"],
+    )
+    environment.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda message: i18n.translations(i18n.current()).gettext(message),
+        ngettext=lambda s, p, n: i18n.translations(i18n.current()).ngettext(s, p, n),
+        newstyle=True,
+    )
+    return environment
 
 
 def _audit_log(scope: Scope) -> AuditLog | None:

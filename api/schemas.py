@@ -25,6 +25,9 @@ class ErrorPublic(BaseModel):
     """Every error answer: one message that says what is wrong."""
 
     detail: str = Field(examples=["no API key: send the header `Authorization: Bearer KEY`"])
+    message: str | None = Field(
+        None, description="the same in plain words, in the language of Accept-Language (en, zh-CN)"
+    )
 
 
 class _DesignData(BaseModel):
