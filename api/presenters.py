@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from api.explain import legal_text, reason, score_text
 from api.schemas import (
     API,
     DesignPublic,
@@ -101,6 +102,8 @@ def inspection_public(record: InspectionRecord, designs: dict[int, DesignRecord]
                 legal_status=legal_status(d, on).value,
                 covers_destination=covers(d, record.destination),
                 level=_level(m.score, thresholds),
+                score_text=score_text(m.score, thresholds),
+                legal_text=legal_text(legal_status(d, on).value, d.valid_from, d.valid_until),
                 image_id=m.image_id,
                 image_url=image_url(m.image_id),
                 evidence_url=evidence_url(record.id, m.rank),
@@ -116,6 +119,7 @@ def inspection_public(record: InspectionRecord, designs: dict[int, DesignRecord]
         photo_sha256=record.photo_sha256,
         filename=record.filename,
         verdict=record.verdict,
+        reason=reason(record.verdict, matches, thresholds, record.destination),
         note=record.note,
         shipment_ref=record.shipment_ref,
         destination=record.destination,

@@ -156,6 +156,8 @@ class MatchPublic(BaseModel):
     level: Literal["match", "review", "below"] | None = Field(
         description="where the score stands against the thresholds in use (before legal status)"
     )
+    score_text: str = Field(description="the score against the thresholds, in words (Accept-Language)")
+    legal_text: str = Field(description="the legal status in words, e.g. `Expired on 2001-01-01`")
     image_id: int
     image_url: str
     evidence_url: str
@@ -173,6 +175,7 @@ class InspectionPublic(BaseModel):
     photo_sha256: str
     filename: str | None
     verdict: Literal["match", "review", "no_match"]
+    reason: str = Field(description="why the verdict is what it is, in words (Accept-Language)")
     note: str | None
     shipment_ref: str | None
     destination: str | None = Field(description="ISO 3166 alpha-2 code of where the goods go")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
@@ -19,10 +20,11 @@ from index.errors import (
     InvalidInput,
     NotAuthenticated,
     PayloadTooLarge,
+    UnknownDesign,
     UnknownRecord,
     UnsupportedMediaType,
 )
-from index.service.inspections import Review
+from index.service.inspections import InspectionSearch, Review
 from model.errors import InvalidImage
 
 router = APIRouter(prefix=f"{API}/inspections", tags=["inspections"])
@@ -71,16 +73,23 @@ def inspect(
     "",
     response_model=InspectionsPublic,
     summary="List inspections, newest first (inspectors, admins)",
-    responses=error_responses(NotAuthenticated, Forbidden, IndexNotReady),
+    responses=error_responses(NotAuthenticated, Forbidden, InvalidInput, UnknownDesign, IndexNotReady),
 )
 def list_inspections(
     key: AuditKey,
     services: ServicesDep,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
     offset: Offset = 0,
+    verdict: Annotated[Literal["match", "review", "no_match"] | None, Query()] = None,
+    since: Annotated[date | None, Query(alias="from", description="first UTC date, inclusive")] = None,
+    until: Annotated[date | None, Query(alias="to", description="last UTC date, inclusive")] = None,
+    shipment_ref: Annotated[str | None, Query(max_length=100, description="part of the reference")] = None,
+    design: Annotated[str | None, Query(max_length=64, description="a design id cited by a match")] = None,
 ) -> InspectionsPublic:
-    """Return a page of recorded inspections."""
-    records, count = services.inspection_log.page(limit or services.settings.page_size, offset)
+    """Return a page of recorded inspections, selected by verdict, dates, shipment and design."""
+    design_pk = services.registry.design(design).pk if design else None
+    search = InspectionSearch(verdict, since, until, shipment_ref or None, design_pk)
+    records, count = services.inspection_log.page(limit or services.settings.page_size, offset, search)
     designs = services.desk.designs_of(records)
     return InspectionsPublic(data=[inspection_public(r, designs) for r in records], count=count)
 

@@ -141,7 +141,7 @@
 
   async function show(inspection) {
     LGR.verdictBox(document.getElementById("verdict"), inspection);
-    document.getElementById("verdict-why").textContent = LGR.why(inspection);
+    document.getElementById("verdict-why").textContent = inspection.reason;
     document.getElementById("result-meta").textContent = t("Inspection #{id} · {when} · by {who}", {
       id: inspection.id, when: LG.when(inspection.created_at), who: inspection.inspector,
     });
@@ -162,7 +162,7 @@
     if (best) {
       await LG.showImage(document.getElementById("best-image"), best.image_url);
       document.getElementById("best-caption").textContent =
-        `${LGR.designName(best)} · ${best.owner || ""} · ${LGR.scoreText(best.score, inspection.thresholds)}`;
+        `${LGR.designName(best)} · ${best.owner || ""} · ${best.score_text}`;
     }
     result.scrollIntoView({ behavior: "smooth", block: "start" });
   }

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from index.engine import Inspection
-from index.errors import UnknownRecord
+from index.errors import InvalidInput, UnknownRecord
 from index.store.database import Database, utc_now
 
 _SELECT = """
@@ -73,6 +74,50 @@ class Provenance:
     index_generation: int | None = None
 
 
+@dataclass(frozen=True)
+class InspectionSearch:
+    """Which inspections a listing shows; every given criterion must hold.
+
+    `since` and `until` are UTC dates (inclusive); `shipment_ref` matches a part of the reference,
+    case-insensitively; `design_pk` selects inspections that cite that design in any match.
+    """
+
+    verdict: str | None = None
+    since: date | None = None
+    until: date | None = None
+    shipment_ref: str | None = None
+    design_pk: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.since and self.until and self.until < self.since:
+            raise InvalidInput(
+                f"the end date {self.until} is before the start date {self.since}: swap them or change one"
+            )
+
+    def where(self) -> tuple[str, list[object]]:
+        """Return the SQL condition (with its leading WHERE, or empty) on `inspections i` and its values."""
+        clauses: list[str] = []
+        values: list[object] = []
+        if self.verdict:
+            clauses.append("i.verdict = ?")
+            values.append(self.verdict)
+        if self.since:
+            clauses.append("substr(i.created_at, 1, 10) >= ?")
+            values.append(self.since.isoformat())
+        if self.until:
+            clauses.append("substr(i.created_at, 1, 10) <= ?")
+            values.append(self.until.isoformat())
+        if self.shipment_ref:
+            clauses.append("instr(lower(coalesce(i.shipment_ref, '')), lower(?)) > 0")
+            values.append(self.shipment_ref)
+        if self.design_pk is not None:
+            clauses.append(
+                "EXISTS (SELECT 1 FROM inspection_matches m WHERE m.inspection_id = i.id AND m.design_pk = ?)"
+            )
+            values.append(self.design_pk)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), values
+
+
 class InspectionLog:
     """Stores each inspection with its matches in one transaction; matches cite designs by key."""
 
@@ -129,10 +174,15 @@ class InspectionLog:
             raise UnknownRecord(f"no inspection {inspection_id}")
         return self._with_matches([row])[0]
 
-    def page(self, limit: int, offset: int) -> tuple[list[InspectionRecord], int]:
-        """Return a page of inspections, newest first, and how many there are in all."""
-        rows = self._db.rows(_SELECT + " ORDER BY i.id DESC LIMIT ? OFFSET ?", (limit, offset))
-        count = self._db.row("SELECT count(*) FROM inspections")
+    def page(
+        self, limit: int, offset: int, search: InspectionSearch | None = None
+    ) -> tuple[list[InspectionRecord], int]:
+        """Return a page of the inspections that `search` selects, newest first, and how many it selects."""
+        where, parameters = (search or InspectionSearch()).where()
+        rows = self._db.rows(
+            _SELECT + where + " ORDER BY i.id DESC LIMIT ? OFFSET ?", [*parameters, limit, offset]
+        )
+        count = self._db.row("SELECT count(*) FROM inspections i" + where, parameters)
         return self._with_matches(rows), int(count[0]) if count else 0
 
     def review(self, inspection_id: int, rank: int, review: Review, key_id: int) -> InspectionRecord:
