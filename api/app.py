@@ -14,14 +14,13 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.types import Scope
 
 from api import i18n
 from api.audit_trail import AuditTrail
 from api.errors import install_error_handler
 from api.limits import BodyLimit
-from api.routes import audit, demo, designs, firms, health, images, inspections, keys, pages, scans
+from api.routes import audit, demo, designs, firms, health, hits, images, inspections, keys, pages, scans
 from api.schemas import API
 from api.services import Services
 from api.settings import ServiceSettings
@@ -49,6 +48,7 @@ asking for another firm's design, is 403. Errors answer `{"detail": "what is wro
 TAGS = [
     {"name": "designs", "description": "Registered designs and their reference views."},
     {"name": "inspections", "description": "Photos checked by inspectors, with verdicts and evidence."},
+    {"name": "hits", "description": "Where a firm's designs were named by inspections and scans."},
     {"name": "scans", "description": "Batch scans of zip archives or server folders."},
     {"name": "keys", "description": "API keys, firms and the caller's identity."},
     {"name": "health", "description": "Liveness and readiness."},
@@ -99,27 +99,12 @@ def create_app(settings: ServiceSettings, embedder: Embedder | None = None) -> F
         retry_after_s=settings.retry_after_s,
     )
     app.add_middleware(i18n.LocaleMiddleware)
-    for module in (health, designs, images, inspections, scans, keys, firms, audit, demo, pages):
+    for module in (health, designs, images, inspections, hits, scans, keys, firms, audit, demo, pages):
         app.include_router(module.router)
-    app.state.templates = Jinja2Templates(env=_template_environment())
+    app.state.templates = Jinja2Templates(env=i18n.template_environment())
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _serve_docs(app)
     return app
-
-
-def _template_environment() -> Environment:
-    """Return the pages' Jinja environment, with gettext (`_`, `{% trans %}`) in the request's language."""
-    environment = Environment(
-        loader=FileSystemLoader(HERE / "templates"),
-        autoescape=select_autoescape(),
-        extensions=["jinja2.ext.i18n"],
-    )
-    environment.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext=lambda message: i18n.translations(i18n.current()).gettext(message),
-        ngettext=lambda s, p, n: i18n.translations(i18n.current()).ngettext(s, p, n),
-        newstyle=True,
-    )
-    return environment
 
 
 def _audit_log(scope: Scope) -> AuditLog | None:

@@ -20,9 +20,11 @@ from babel import Locale, negotiate_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import HTTPConnection
 
 LOCALES = Path(__file__).parent / "locales"
+TEMPLATES = Path(__file__).parent / "templates"
 LANGUAGES = {"en": "English", "zh_CN": "简体中文"}
 """The languages offered, by locale, each named in itself (for the switch)."""
 DEFAULT = "en"
@@ -136,6 +138,19 @@ def language_names() -> Mapping[str, str]:
 def country(code: str) -> str:
     """Return a country's name in the current language."""
     return Locale.parse(current()).territories.get(code, code)
+
+
+def template_environment() -> Environment:
+    """Return the Jinja environment of the pages and case files, with gettext in the current language."""
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(), extensions=["jinja2.ext.i18n"]
+    )
+    environment.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda message: translations(current()).gettext(message),
+        ngettext=lambda s, p, n: translations(current()).ngettext(s, p, n),
+        newstyle=True,
+    )
+    return environment
 
 
 class LocaleMiddleware:

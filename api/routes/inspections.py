@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import HTMLResponse
 
 from api.auth import AuditKey, InspectorKey
+from api.case_file import case_for_record, render_html, render_pdf
 from api.errors import error_responses
 from api.presenters import inspection_public
 from api.schemas import API, InspectionPublic, InspectionsPublic, Offset, Rank, RecordId, ReviewUpdate
@@ -118,6 +120,48 @@ def review_match(
     """Record an inspector's judgement of the match ranked `rank` (1 = best)."""
     record = services.desk.review(inspection_id, rank, Review(body.review), key.id)
     return inspection_public(record, services.desk.designs_of([record]))
+
+
+Zone = Annotated[
+    str | None, Query(max_length=64, description="IANA time zone of the local time, e.g. Asia/Shanghai")
+]
+
+
+@router.get(
+    "/{inspection_id}/case.pdf",
+    response_class=Response,
+    summary="The case file of an inspection (PDF)",
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "The case file"},
+        **error_responses(*_ACCESS, InvalidInput),
+    },
+)
+def case_pdf(
+    inspection_id: RecordId, request: Request, key: AuditKey, services: ServicesDep, tz: Zone = None
+) -> Response:
+    """Return the case file: verdict and why, the photo and its sha256, the matched design's views and
+    keypoint evidence, registration data, validity and territories, times, shipment, destination, note,
+    inspector, and the model and registry generation that produced it."""
+    case = case_for_record(services, inspection_id, tz, inline=True)
+    pdf = render_pdf(request.app.state.templates.env, case)
+    name = f"lanternguard-case-{inspection_id}.pdf"
+    return Response(
+        pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'}
+    )
+
+
+@router.get(
+    "/{inspection_id}/case.html",
+    response_class=HTMLResponse,
+    summary="The case file of an inspection as an HTML fragment (the printable page shows it)",
+    responses=error_responses(*_ACCESS, InvalidInput),
+)
+def case_html(
+    inspection_id: RecordId, request: Request, key: AuditKey, services: ServicesDep, tz: Zone = None
+) -> HTMLResponse:
+    """Return the case file's article; its pictures name the API paths that serve them (`data-src`)."""
+    case = case_for_record(services, inspection_id, tz, inline=False)
+    return HTMLResponse(render_html(request.app.state.templates.env, case, pdf=False))
 
 
 @router.get(

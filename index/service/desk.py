@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from index.engine import Engine
+from index.engine import Engine, Match
 from index.errors import UnknownRecord
 from index.matching.evidence import design_caption, render_evidence
 from index.service.design_records import ServiceRegistry
@@ -14,6 +14,15 @@ from index.store.registry import DesignRecord
 from model.images import load_image
 
 logger = logging.getLogger(__name__)
+
+
+def evidence_png(engine: Engine, photo: bytes, match: Match) -> bytes:
+    """Return the evidence PNG of a match just found (its verification at hand): photo beside view."""
+    sha = engine.registry.image_hashes([match.image_id])[match.image_id]
+    reference = load_image(engine.blobs.get(sha))
+    return render_evidence(
+        load_image(photo), reference, match.score, design_caption(match.design), match.verification
+    )
 
 
 class Desk:

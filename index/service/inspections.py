@@ -64,6 +64,32 @@ class InspectionRecord:
     index_generation: int | None
     matches: list[MatchRecord]
 
+    @classmethod
+    def unrecorded(cls, result: Inspection, filename: str, model: str, generation: int) -> InspectionRecord:
+        """Return an inspection that was run but not recorded (the command line): number 0, no key."""
+        thresholds = result.thresholds
+        matches = [
+            MatchRecord(rank, m.design.pk, m.image_id, m.score, Review.PENDING, None, None)
+            for rank, m in enumerate(result.matches, start=1)
+        ]
+        return cls(
+            0,
+            0,
+            "command line",
+            utc_now(),
+            result.sha256,
+            filename,
+            result.verdict.value,
+            None,
+            None,
+            None,
+            thresholds.match if thresholds else None,
+            thresholds.review if thresholds else None,
+            model,
+            generation,
+            matches,
+        )
+
 
 @dataclass(frozen=True)
 class Provenance:
@@ -79,7 +105,8 @@ class InspectionSearch:
     """Which inspections a listing shows; every given criterion must hold.
 
     `since` and `until` are UTC dates (inclusive); `shipment_ref` matches a part of the reference,
-    case-insensitively; `design_pk` selects inspections that cite that design in any match.
+    case-insensitively; `design_pk` selects inspections that name that design at or above the review
+    level (the best match, for inspections recorded before thresholds were kept).
     """
 
     verdict: str | None = None
@@ -112,7 +139,8 @@ class InspectionSearch:
             values.append(self.shipment_ref)
         if self.design_pk is not None:
             clauses.append(
-                "EXISTS (SELECT 1 FROM inspection_matches m WHERE m.inspection_id = i.id AND m.design_pk = ?)"
+                "EXISTS (SELECT 1 FROM inspection_matches m WHERE m.inspection_id = i.id AND m.design_pk = ?"
+                " AND (m.score >= i.review_threshold OR (i.review_threshold IS NULL AND m.rank = 1)))"
             )
             values.append(self.design_pk)
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), values
