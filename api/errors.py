@@ -166,17 +166,27 @@ _REASONS = {
     "greater_than_equal": N_("this number is too small"),
     "less_than_equal": N_("this number is too large"),
     "literal_error": N_("this value is not one of those offered"),
+    "extra_forbidden": N_("this field is not taken here"),
+    "value_error": N_("this value is not right"),
 }
+_PLAIN_REASONS = {
+    "valid_until must not be before valid_from": N_("the end of validity is before its start"),
+    "a Locarno class looks like 26-05 (class-subclass)": N_(
+        "a Locarno class looks like 26-05 (class and subclass)"
+    ),
+}
+"""Reasons our validators give in the words of the API's fields, and the same in plain words."""
 
 
 def _validation_message(error: dict[str, Any]) -> str:
     """Return one validation problem in plain words: the field, then what is wrong with it."""
     field = next((str(part) for part in reversed(error.get("loc", ())) if isinstance(part, str)), "")
-    if error.get("type") == "value_error":
-        reason = str(error.get("msg", "")).removeprefix("Value error, ")
-        reason = i18n.gettext(reason)
+    kind = str(error.get("type"))
+    said = str(error.get("msg", "")).removeprefix("Value error, ")
+    if kind == "value_error" and (said in _PLAIN_REASONS or i18n.current() == i18n.DEFAULT):
+        reason = i18n.gettext(_PLAIN_REASONS.get(said, said))
     else:
-        reason = i18n.gettext(_REASONS.get(str(error.get("type")), N_("this value is not right")))
+        reason = i18n.gettext(_REASONS.get(kind, _REASONS["value_error"]))
     label = _FIELD_NAMES.get(field)
     return f"{i18n.gettext(label)}: {reason}" if label else reason
 

@@ -4,6 +4,7 @@ legal status, and why the verdict is what it is. The pages, the case file and th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import PurePosixPath
 from typing import Protocol
 
 from api.i18n import gettext as _
@@ -128,3 +129,11 @@ def reason(
         " Compare the photo with the design before acting.",
         **values,
     )
+
+
+def skip_text(name: str, why: str) -> str:
+    """Return why a scan passed over a file, in words (`why` is a reason code of the scan log)."""
+    if why == "hidden":
+        return _("a hidden or system file")
+    suffix = PurePosixPath(name).suffix.lower()
+    return _("not a photo ({kind} file)", kind=suffix) if suffix else _("not a photo (no file type)")

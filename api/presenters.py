@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.explain import legal_text, reason, score_text
+from api.explain import legal_text, reason, score_text, skip_text
 from api.schemas import (
     API,
     DesignPublic,
@@ -10,8 +10,10 @@ from api.schemas import (
     InspectionPublic,
     KeyPublic,
     MatchPublic,
+    ScanDesignPublic,
     ScanLinePublic,
     ScanPublic,
+    SkippedPublic,
     ThresholdsPublic,
     ViewPublic,
 )
@@ -133,8 +135,37 @@ def inspection_public(record: InspectionRecord, designs: dict[int, DesignRecord]
     )
 
 
-def scan_public(record: ScanRecord, results: list[dict] | None = None) -> ScanPublic:
-    """Return a scan's progress, and its result lines when given."""
+def scan_designs(
+    record: ScanRecord, designs: dict[str, DesignRecord], views: dict[int, list]
+) -> dict[str, ScanDesignPublic]:
+    """Return the designs a scan's results name, with their legal status on the scan's date."""
+    on = day_of(record.created_at)
+    found = {}
+    for design_id, d in designs.items():
+        status = legal_status(d, on).value
+        first = views.get(d.pk) or []
+        found[design_id] = ScanDesignPublic(
+            registration_number=d.registration_number,
+            title=d.title,
+            owner=d.owner,
+            legal_status=status,
+            legal_text=legal_text(status, d.valid_from, d.valid_until),
+            image_url=image_url(first[0].id) if first else None,
+        )
+    return found
+
+
+def _totals(results: list[dict]) -> dict[str, int]:
+    totals = {"match": 0, "review": 0, "no_match": 0, "error": 0}
+    for line in results:
+        totals[line.get("verdict") or "error"] += 1
+    return totals
+
+
+def scan_public(
+    record: ScanRecord, results: list[dict] | None = None, designs: dict[str, ScanDesignPublic] | None = None
+) -> ScanPublic:
+    """Return a scan's progress, and its result lines (with totals and the designs named) when given."""
     return ScanPublic(
         id=record.id,
         kind=record.kind,
@@ -150,6 +181,9 @@ def scan_public(record: ScanRecord, results: list[dict] | None = None) -> ScanPu
         finished_at=record.finished_at,
         report_url=f"{API}/scans/{record.id}",
         csv_url=f"{API}/scans/{record.id}?format=csv",
+        skipped=[SkippedPublic(name=name, reason=skip_text(name, why)) for name, why in record.skipped],
+        totals=None if results is None else _totals(results),
+        designs=designs,
         results=None if results is None else [ScanLinePublic.model_validate(x) for x in results],
     )
 

@@ -254,8 +254,27 @@ class ScanLinePublic(BaseModel):
         return data
 
 
+class SkippedPublic(BaseModel):
+    """A file of the scan's source that was passed over, and why."""
+
+    name: str
+    reason: str
+
+
+class ScanDesignPublic(BaseModel):
+    """A design named in a scan's results, as the report shows it beside the bare id."""
+
+    registration_number: str | None
+    title: str | None
+    owner: str | None
+    legal_status: Literal["in_force", "expired", "not_yet_valid", "withdrawn"]
+    legal_text: str
+    image_url: str | None
+
+
 class ScanPublic(BaseModel):
-    """A batch scan and its progress; `results` once it has finished."""
+    """A batch scan and its progress; `results` once it has finished, with `totals` per verdict and
+    the `designs` they name (by design id)."""
 
     id: int
     kind: Literal["archive", "folder"]
@@ -271,6 +290,9 @@ class ScanPublic(BaseModel):
     finished_at: str | None
     report_url: str
     csv_url: str
+    skipped: list[SkippedPublic] = Field(default_factory=list, description="files passed over, and why")
+    totals: dict[str, int] | None = Field(None, description="images per verdict (`error`: unreadable)")
+    designs: dict[str, ScanDesignPublic] | None = None
     results: list[ScanLinePublic] | None = None
 
 

@@ -73,7 +73,7 @@ class Scanner:
                 shutil.copyfileobj(upload, out)
 
         write_atomic(path, copy)
-        record = self.log.create(key_id, "archive", filename, len(plan.names), plan.ignored)
+        record = self.log.create(key_id, "archive", filename, len(plan.names), plan.ignored, plan.skipped)
         self._worker.submit(self._run_archive, record.id, path, plan)
         return record
 
@@ -84,7 +84,7 @@ class Scanner:
         """
         resolved = allowed_folder(folder, roots)
         plan = plan_folder(resolved, self.limits.max_images)
-        record = self.log.create(key_id, "folder", str(resolved), len(plan.names), plan.ignored)
+        record = self.log.create(key_id, "folder", str(resolved), len(plan.names), plan.ignored, plan.skipped)
         reader = lambda name: read_file(resolved, name, self.limits.max_image_bytes)  # noqa: E731
         self._worker.submit(self._run, record.id, plan, reader)
         return record

@@ -15,7 +15,7 @@ _SELECT = """
 SELECT s.id, s.key_id, coalesce(k.label, k.prefix), s.kind, s.source, s.status, s.total,
        (SELECT count(*) FROM scan_results r WHERE r.scan_id = s.id),
        (SELECT count(*) FROM scan_results r WHERE r.scan_id = s.id AND r.failed),
-       s.ignored, s.message, s.created_at, s.finished_at
+       s.ignored, s.message, s.created_at, s.finished_at, s.skipped
 FROM scans s JOIN api_keys k ON k.id = s.key_id
 """
 
@@ -46,11 +46,14 @@ class ScanRecord:
     message: str | None
     created_at: str
     finished_at: str | None
+    skipped: list[tuple[str, str]]
+    """(name, why) of each file passed over; empty for scans recorded before names were kept."""
 
 
 def _record(row: tuple) -> ScanRecord:
     values = list(row)
     values[5] = ScanStatus(values[5])
+    values[13] = [(str(name), str(why)) for name, why in json.loads(values[13] or "[]")]
     return ScanRecord(*values)
 
 
@@ -60,13 +63,21 @@ class ScanLog:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    def create(self, key_id: int, kind: str, source: str, total: int, ignored: int) -> ScanRecord:
-        """Store a new queued scan. Returns it."""
+    def create(
+        self,
+        key_id: int,
+        kind: str,
+        source: str,
+        total: int,
+        ignored: int,
+        skipped: Sequence[tuple[str, str]] = (),
+    ) -> ScanRecord:
+        """Store a new queued scan, with the files it passes over and why. Returns it."""
         with self._db.transaction() as db:
             cursor = db.execute(
-                "INSERT INTO scans(key_id, kind, source, status, total, ignored, created_at)"
-                " VALUES (?, ?, ?, 'queued', ?, ?, ?)",
-                (key_id, kind, source, total, ignored, utc_now()),
+                "INSERT INTO scans(key_id, kind, source, status, total, ignored, created_at, skipped)"
+                " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
+                (key_id, kind, source, total, ignored, utc_now(), json.dumps([list(x) for x in skipped])),
             )
             scan_id = int(cursor.lastrowid or 0)
         return self.get(scan_id)

@@ -72,6 +72,7 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("inspections", "review_threshold", "REAL"),
     ("inspections", "model", "TEXT"),
     ("inspections", "index_generation", "INTEGER"),
+    ("scans", "skipped", "TEXT"),
 )
 """(table, column, type) of columns added after a table was first released: `SCHEMA` declares them
 for new homes, `add_missing_columns` adds them to older homes' tables (NULL in existing rows)."""
@@ -226,7 +227,8 @@ CREATE TABLE IF NOT EXISTS scans (
     ignored INTEGER NOT NULL DEFAULT 0,
     message TEXT,
     created_at TEXT NOT NULL,
-    finished_at TEXT
+    finished_at TEXT,
+    skipped TEXT
 );
 CREATE TABLE IF NOT EXISTS scan_results (
     scan_id INTEGER NOT NULL REFERENCES scans(id),
