@@ -57,8 +57,8 @@
     clearResult();
     LG.showError(errorBox, null);
     photoNote.hidden = true;
-    preview.src = URL.createObjectURL(file);
-    preview.hidden = false;
+    preview.hidden = !file.type.startsWith("image/");
+    if (!preview.hidden) preview.src = URL.createObjectURL(file);
     document.getElementById("drop-text").textContent = t("{name} — drop another to replace", { name: file.name });
     const shrunk = await shrink(file);
     photo = shrunk.file;

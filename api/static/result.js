@@ -48,7 +48,7 @@ const LGR = (() => {
     const marks = [];
     if (thresholds) {
       for (const [name, value] of [["review", thresholds.review], ["match", thresholds.match]]) {
-        const mark = el("span", { class: "mark " + name, title: name });
+        const mark = el("span", { class: "mark mark-" + name, title: name });
         mark.style.left = at(value);
         marks.push(mark);
       }
