@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from babel import Locale, negotiate_locale
+from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -68,12 +68,12 @@ def script_messages(locale: str) -> dict[str, str]:
 
 
 def normalise(tag: str | None) -> str | None:
-    """Return the offered locale for a tag such as `zh-CN`, `zh`, `en-GB` (None when none fits)."""
-    if not tag:
-        return None
-    return negotiate_locale([tag.replace("-", "_")], list(LANGUAGES), sep="_") or (
-        "zh_CN" if tag.lower().startswith("zh") else "en" if tag.lower().startswith("en") else None
-    )
+    """Return the offered locale for a tag such as `zh-CN`, `zh`, `en-GB` (None when none fits).
+
+    Every Chinese tag gets the simplified Chinese pages, the only Chinese offered.
+    """
+    language = (tag or "").strip().lower().replace("_", "-").split("-")[0]
+    return {"zh": "zh_CN", "en": "en"}.get(language)
 
 
 def from_accept_language(header: str | None) -> str | None:

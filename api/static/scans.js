@@ -89,11 +89,11 @@
     const design = (scan.designs || {})[best.design_id] || {};
     const image = el("img", { class: "thumb tiny", alt: design.title || best.design_id });
     if (design.image_url) LG.showImage(image, design.image_url);
-    return el("td", { class: "design-cell" }, image,
+    return el("td", {}, el("div", { class: "design-cell" }, image,
       el("div", {},
         el("strong", {}, design.title || best.design_id),
         el("div", { class: "hint" }, [design.registration_number, design.owner].filter(Boolean).join(" · ")),
-        design.legal_text ? el("span", { class: "legal " + design.legal_status }, design.legal_text) : null));
+        design.legal_text ? el("span", { class: "legal " + design.legal_status }, design.legal_text) : null)));
   }
 
   function rows(scan) {
