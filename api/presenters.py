@@ -17,7 +17,7 @@ from api.schemas import (
     ThresholdsPublic,
     ViewPublic,
 )
-from index.matching.legal import covers, day_of, legal_status, territories_of
+from index.matching.legal import covers, day_of, legal_status, territories_of, today
 from index.matching.verdict import Thresholds
 from index.service.catalogue import DesignView
 from index.service.design_records import FirmRecord
@@ -56,10 +56,13 @@ def _registration(record: DesignRecord) -> dict[str, str | None]:
 def design_public(view: DesignView) -> DesignPublic:
     """Return a design as the API shows it."""
     r = view.record
+    status = legal_status(r, today()).value
     return DesignPublic(
         id=r.design_id,
         **_registration(r),
         territories=territories_of(r),
+        legal_status=status,
+        legal_text=legal_text(status, r.valid_from, r.valid_until),
         status=_status(r),
         withdrawn_at=r.withdrawn_at,
         image_count=r.image_count,
@@ -163,7 +166,10 @@ def _totals(results: list[dict]) -> dict[str, int]:
 
 
 def scan_public(
-    record: ScanRecord, results: list[dict] | None = None, designs: dict[str, ScanDesignPublic] | None = None
+    record: ScanRecord,
+    results: list[dict] | None = None,
+    designs: dict[str, ScanDesignPublic] | None = None,
+    evidence_urls: list[str | None] | None = None,
 ) -> ScanPublic:
     """Return a scan's progress, and its result lines (with totals and the designs named) when given."""
     return ScanPublic(
@@ -184,6 +190,7 @@ def scan_public(
         skipped=[SkippedPublic(name=name, reason=skip_text(name, why)) for name, why in record.skipped],
         totals=None if results is None else _totals(results),
         designs=designs,
+        evidence_urls=evidence_urls,
         results=None if results is None else [ScanLinePublic.model_validate(x) for x in results],
     )
 

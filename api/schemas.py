@@ -113,6 +113,10 @@ class DesignPublic(BaseModel):
     valid_from: date | None
     valid_until: date | None
     territories: list[str] = Field(description="ISO 3166 alpha-2 codes; empty when not given")
+    legal_status: Literal["in_force", "expired", "not_yet_valid", "withdrawn"] = Field(
+        description="the registration's status today (UTC)"
+    )
+    legal_text: str = Field(description="the same in words (Accept-Language)")
     status: Literal["active", "withdrawn"]
     withdrawn_at: str | None
     image_count: int
@@ -195,36 +199,6 @@ class InspectionsPublic(BaseModel):
     count: int
 
 
-class HitPublic(BaseModel):
-    """An inspection or scan item whose match or review names one of the firm's designs.
-
-    Only that design's score is shown; `verdict` is where that score stands (`match` or `review`).
-    """
-
-    kind: Literal["inspection", "scan"]
-    id: int = Field(description="the inspection's or the scan's number")
-    item: int = Field(description="the match's rank (inspections) or the image's position (scans)")
-    created_at: str
-    verdict: Literal["match", "review"]
-    score: float
-    score_text: str
-    design_id: str
-    registration_number: str | None
-    title: str | None
-    legal_status: Literal["in_force", "expired", "not_yet_valid", "withdrawn"]
-    legal_text: str
-    destination: str | None
-    image_url: str | None = Field(description="the design's first view")
-    evidence_url: str | None = Field(description="the photo beside the design's view (inspections)")
-
-
-class HitsPublic(BaseModel):
-    """A page of hits on the firm's designs, newest first, and how many there are in all."""
-
-    data: list[HitPublic]
-    count: int
-
-
 class ReviewUpdate(BaseModel):
     """An inspector's judgement of one match."""
 
@@ -293,6 +267,9 @@ class ScanPublic(BaseModel):
     skipped: list[SkippedPublic] = Field(default_factory=list, description="files passed over, and why")
     totals: dict[str, int] | None = Field(None, description="images per verdict (`error`: unreadable)")
     designs: dict[str, ScanDesignPublic] | None = None
+    evidence_urls: list[str | None] | None = Field(
+        None, description="per result: its evidence picture (images that name a design), else null"
+    )
     results: list[ScanLinePublic] | None = None
 
 

@@ -285,6 +285,9 @@ def test_a_scan_reads_like_a_report(live: LiveServer, keys: dict[str, str], page
     page.wait_for_function(
         "[...document.querySelectorAll('#scan-results img')].every(i => i.naturalWidth > 0)"
     )
+    with page.expect_download() as evidence:
+        first.locator("button.evidence").click()
+    assert Path(evidence.value.path()).read_bytes().startswith(b"\x89PNG")
     page.select_option("#scan-filter", "error")
     assert page.locator("#scan-results tbody tr").count() == 1
     page.select_option("#scan-filter", "")
@@ -330,4 +333,32 @@ def test_pages_speak_chinese_when_the_browser_asks(
     page.goto(live.url + "/history")
     assert page.get_attribute("html", "lang") == "en", "the choice is kept in a cookie"
     context.close()
+    assert not errors, errors
+
+
+CSP = "default-src 'self'; img-src 'self' blob: data:"
+
+
+def test_the_pages_work_under_a_strict_content_security_policy(
+    live: LiveServer, keys: dict[str, str], browser: object
+) -> None:
+    context, page, errors = open_page(browser, DESK)
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+
+    def with_policy(route: object) -> None:
+        response = route.fetch()
+        route.fulfill(response=response, headers={**response.headers, "content-security-policy": CSP})
+
+    context.route(live.url + "/**", with_policy)
+    sign_in(page, live.url + "/", keys["inspector"])
+    inspect(page, "crate.jpg", demo_photo(3))
+    page.wait_for_function("document.querySelector('#query-image').naturalWidth > 0")
+    page.goto(live.url + "/inspections/1")
+    page.wait_for_selector("#case-body[data-loaded=true]")
+    for path in ("/history", "/firm", "/hits", "/scans"):
+        page.goto(live.url + path)
+        page.wait_for_selector("#who.ok")
+    context.close()
+    assert not violations, violations
     assert not errors, errors

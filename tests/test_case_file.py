@@ -14,6 +14,14 @@ from api.cli import main
 from model.embedder import Embedder
 from tests.service_kit import Service, photo_of, running, view_bytes
 
+OUTPUT = Path(__file__).parents[1] / "test-output" / "case-files"
+
+
+def keep(name: str, data: bytes) -> None:
+    """Save a case file under test-output/case-files/ (git-ignored), to look at."""
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    (OUTPUT / name).write_bytes(data)
+
 
 def pdf_text(data: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
@@ -36,6 +44,7 @@ def test_the_case_pdf_holds_the_registration_and_the_photo_hash(service: Service
     )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/pdf"
+    keep("case-en.pdf", response.content)
     text = pdf_text(response.content)
     flat = "".join(text.split())
     assert "DM/203777" in flat
@@ -53,6 +62,7 @@ def test_the_case_pdf_in_chinese(service: Service) -> None:
         f"/api/v1/inspections/{inspection['id']}/case.pdf",
         headers={**service.auth("inspector"), "Accept-Language": "zh-CN,zh;q=0.9"},
     )
+    keep("case-zh.pdf", response.content)
     text = "".join(pdf_text(response.content).split())
     assert "ZL-2024-5" in text and "检查" in text
 

@@ -39,6 +39,15 @@ def test_the_report_names_designs_counts_verdicts_and_skipped_files(service: Ser
     assert named["title"] == "Lantern 1" and named["owner"] == "Zigong Lights"
     assert named["legal_status"] == "expired" and named["legal_text"] == "Expired on 2001-01-01"
     assert body["results"][0]["verdict"] == "review"
+    assert body["evidence_urls"][0] and body["evidence_urls"][2] is None
+    picture = service.client.get(body["evidence_urls"][0], headers=service.auth("inspector"))
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/png"
+    refused = service.client.get(body["evidence_urls"][0], headers=service.auth("firm_a"))
+    assert refused.status_code == 403
+    missing = service.client.get(
+        f"/api/v1/scans/{scan['id']}/results/2/evidence", headers=service.auth("inspector")
+    )
+    assert missing.status_code == 404
     report = service.client.get(scan["csv_url"], headers=service.auth("inspector")).text
     rows = {r["image"]: r for r in csv.DictReader(io.StringIO(report))}
     assert report.splitlines()[0].endswith(",title,owner,legal_status")

@@ -10,7 +10,8 @@ from api.auth import FirmKey, firm_of
 from api.errors import error_responses
 from api.explain import legal_text, score_text
 from api.presenters import image_url
-from api.schemas import API, HitPublic, HitsPublic, Offset, Rank, RecordId
+from api.schemas import API, Offset, Rank, RecordId
+from api.schemas_hits import HitPublic, HitsPublic
 from api.services import ServicesDep
 from index.errors import Forbidden, IndexNotReady, NotAuthenticated, UnknownRecord
 from index.matching.legal import day_of, legal_status

@@ -131,6 +131,7 @@
         el("div", { class: "match-head" },
           el("strong", {}, design.title || design.registration_number),
           el("span", { class: "badge " + design.status }, STATUS[design.status])),
+        el("span", { class: "legal " + design.legal_status }, design.legal_text),
         el("dl", {},
           el("dt", {}, t("Design")), el("dd", {}, design.id),
           el("dt", {}, t("Registration")), el("dd", {}, design.registration_number || "—"),

@@ -99,15 +99,20 @@
   function rows(scan) {
     const table = document.getElementById("scan-results");
     const wanted = filter.value;
-    const lines = scan.results.filter((line) => !wanted || (line.verdict || "error") === wanted);
-    table.querySelector("tbody").replaceChildren(...lines.map((line) => {
+    const shown = scan.results.map((line, index) => [line, index])
+      .filter(([line]) => !wanted || (line.verdict || "error") === wanted);
+    table.querySelector("tbody").replaceChildren(...shown.map(([line, index]) => {
       const best = line.matches[0];
+      const evidence = (scan.evidence_urls || [])[index];
       return el("tr", { class: line.error ? "row-error" : "", "data-verdict": line.verdict || "error" },
         el("td", { class: "image-name" }, line.image),
-        el("td", {}, line.verdict ? el("span", { class: "badge " + line.verdict }, LGR.verdictName(line.verdict)) : "—"),
+        el("td", {}, line.verdict ? el("span", { class: "badge " + line.verdict }, LGR.verdictName(line.verdict).toLowerCase()) : "—"),
         designCell(scan, line),
         el("td", {}, best && line.verdict !== "no_match" ? best.score.toFixed(2) : ""),
-        el("td", {}, line.error || ""));
+        el("td", {}, line.error || (evidence ? el("button", {
+          type: "button", class: "small link evidence",
+          onclick: () => LG.download(evidence, `scan-${scan.id}-${index + 1}-evidence.png`).catch((e) => LG.showError(errorBox, e)),
+        }, t("Evidence picture")) : "")));
     }));
   }
 

@@ -84,14 +84,19 @@ class Desk:
         match = next((m for m in record.matches if m.rank == rank), None)
         if match is None:
             raise UnknownRecord(f"inspection {inspection_id} has no match ranked {rank}")
-        view = self.registry.reference_image(match.image_id)
-        design = self.registry.design_by_pk(match.design_pk)
-        photo = load_image(self._blob(record.photo_sha256, "the inspected photo"))
+        return self.evidence_of(record.photo_sha256, match.image_id, match.score)
+
+    def evidence_of(self, photo_sha256: str, image_id: int, score: float) -> bytes:
+        """Return the evidence PNG of a stored photo against one reference view, verified again.
+
+        Raises UnknownRecord when the photo or the view is no longer stored.
+        """
+        view = self.registry.reference_image(image_id)
+        design = self.registry.design_by_pk(view.design_pk)
+        data = self._blob(photo_sha256, "the inspected photo")
         reference = load_image(self._blob(view.sha256, f"reference image {view.id}"))
-        verification = self.engine.explain(
-            self._blob(record.photo_sha256, "the inspected photo"), match.image_id
-        )
-        return render_evidence(photo, reference, match.score, design_caption(design), verification)
+        verification = self.engine.explain(data, image_id)
+        return render_evidence(load_image(data), reference, score, design_caption(design), verification)
 
     def _blob(self, sha256: str, what: str) -> bytes:
         try:

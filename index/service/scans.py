@@ -104,13 +104,45 @@ class ScanLog:
                 (status.value, message, ended, scan_id),
             )
 
-    def add_results(self, scan_id: int, start: int, lines: Sequence[dict[str, Any]]) -> None:
-        """Append result lines at positions `start`, `start + 1`, ... in one transaction."""
+    def add_results(
+        self,
+        scan_id: int,
+        start: int,
+        lines: Sequence[dict[str, Any]],
+        evidence: Sequence[tuple[str, int] | None] = (),
+    ) -> None:
+        """Append result lines at positions `start`, `start + 1`, ... in one transaction.
+
+        `evidence` gives, per line, the stored photo's sha256 and the best design's view (None: no
+        evidence), so that the evidence picture can be drawn later.
+        """
+        kept = list(evidence) + [None] * (len(lines) - len(evidence))
         with self._db.transaction() as db:
             db.executemany(
-                "INSERT INTO scan_results(scan_id, position, line, failed) VALUES (?, ?, ?, ?)",
-                [(scan_id, start + i, json.dumps(x), "error" in x) for i, x in enumerate(lines)],
+                "INSERT INTO scan_results(scan_id, position, line, failed, photo_sha256, image_id)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (scan_id, start + i, json.dumps(x), "error" in x, *(kept[i] or (None, None)))
+                    for i, x in enumerate(lines)
+                ],
             )
+
+    def evidence_positions(self, scan_id: int) -> set[int]:
+        """Return the positions of a scan's results that have an evidence picture."""
+        rows = self._db.rows(
+            "SELECT position FROM scan_results WHERE scan_id = ? AND photo_sha256 IS NOT NULL", (scan_id,)
+        )
+        return {int(r[0]) for r in rows}
+
+    def evidence_of(self, scan_id: int, position: int) -> tuple[str, int, dict[str, Any]]:
+        """Return (photo sha256, view id, result line) of a result with evidence. Raises UnknownRecord."""
+        row = self._db.row(
+            "SELECT photo_sha256, image_id, line FROM scan_results WHERE scan_id = ? AND position = ?",
+            (scan_id, position),
+        )
+        if row is None or row[0] is None:
+            raise UnknownRecord(f"scan {scan_id} has no evidence for image {position}")
+        return str(row[0]), int(row[1]), json.loads(row[2])
 
     def results(self, scan_id: int) -> list[dict[str, Any]]:
         """Return the result lines of a scan in input order. Raises UnknownRecord."""

@@ -51,7 +51,7 @@ TABLES: tuple[Table, ...] = (
         parts_of="inspections",
     ),
     Table("scans"),
-    Table("scan_results", parts_of="scans"),
+    Table("scan_results", cites=(Citation("image_id", "images"),), blobs=("photo_sha256",), parts_of="scans"),
 )
 
 
@@ -73,6 +73,8 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("inspections", "model", "TEXT"),
     ("inspections", "index_generation", "INTEGER"),
     ("scans", "skipped", "TEXT"),
+    ("scan_results", "photo_sha256", "TEXT"),
+    ("scan_results", "image_id", "INTEGER"),
 )
 """(table, column, type) of columns added after a table was first released: `SCHEMA` declares them
 for new homes, `add_missing_columns` adds them to older homes' tables (NULL in existing rows)."""
@@ -100,7 +102,8 @@ def cited_ids(db: sqlite3.Connection, table: str) -> set[int]:
     found: set[int] = set()
     for citing, column in citations_of(table):
         if _exists(db, citing):
-            found.update(int(r[0]) for r in db.execute(f"SELECT DISTINCT {column} FROM {citing}"))
+            query = f"SELECT DISTINCT {column} FROM {citing} WHERE {column} IS NOT NULL"
+            found.update(int(r[0]) for r in db.execute(query))
     return found
 
 
@@ -118,7 +121,8 @@ def blob_hashes(db: sqlite3.Connection, skip: str | None = None) -> set[str]:
     found: set[str] = set()
     for table, column in blob_columns():
         if table != skip and _exists(db, table):
-            found.update(str(r[0]) for r in db.execute(f"SELECT DISTINCT {column} FROM {table}"))
+            query = f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL"
+            found.update(str(r[0]) for r in db.execute(query))
     return found
 
 
@@ -235,6 +239,8 @@ CREATE TABLE IF NOT EXISTS scan_results (
     position INTEGER NOT NULL,
     line TEXT NOT NULL,
     failed INTEGER NOT NULL,
+    photo_sha256 TEXT,
+    image_id INTEGER,
     PRIMARY KEY (scan_id, position)
 );
 """
