@@ -119,12 +119,6 @@ def gettext(message: str, **values: Any) -> str:
     return text.format(**values) if values else text
 
 
-def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:
-    """Return the singular or plural form of a message in the current language."""
-    text = translations(current()).ngettext(singular, plural, n)
-    return text.format(n=n, **values)
-
-
 def html_lang(locale: str) -> str:
     """Return the value of the `lang` attribute for a locale (`zh-CN`, `en`)."""
     return locale.replace("_", "-")

@@ -47,8 +47,3 @@ def country_code(text: str | None) -> str | None:
     if len(codes) != 1:
         raise InvalidInput("destination: give one two-letter country code, such as CN")
     return codes[0]
-
-
-def country_name(code: str, locale: str = "en") -> str:
-    """Return a country's name in a locale (`zh_CN`, `en`), or the code when it has none."""
-    return Locale.parse(locale).territories.get(code, code)
