@@ -298,11 +298,13 @@ def test_a_scan_reads_like_a_report(live: LiveServer, keys: dict[str, str], page
 def test_every_page_fits_a_phone(live: LiveServer, keys: dict[str, str], browser: object, path: str) -> None:
     context, page, errors = open_page(browser, PHONE)
     who = "firm" if path in ("/firm", "/hits") else "inspector"
-    sign_in(page, live.url + path, keys[who])
-    if path == "/":
+    case = path.startswith("/inspections/")
+    sign_in(page, live.url + ("/" if case else path), keys[who])
+    if path == "/" or case:
         inspect(page, "crate.jpg", demo_photo(0))
         page.locator("#others summary").click()
-    if path == "/inspections/1":
+    if case:
+        page.goto(live.url + page.get_attribute("#case-link", "href"))
         page.wait_for_selector("#case-body[data-loaded=true]")
     page.wait_for_timeout(300)
     fits = page.evaluate("document.documentElement.scrollWidth <= innerWidth")
