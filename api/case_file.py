@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import Environment
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, ImageOps
 
 from api import i18n
 from api.presenters import image_url, inspection_public
@@ -29,6 +29,19 @@ from index.service.design_records import ServiceRegistry
 from index.service.desk import evidence_png
 from index.service.inspections import InspectionRecord
 
+
+def _import_weasyprint() -> type:
+    """Import WeasyPrint's HTML, undoing the global it sets on import: it makes Pillow accept
+    truncated images (`ImageFile.LOAD_TRUNCATED_IMAGES = True`), which would let the service take a
+    damaged photo for a whole one. Imported once, when this module loads, before any request."""
+    kept = ImageFile.LOAD_TRUNCATED_IMAGES
+    from weasyprint import HTML
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = kept
+    return HTML
+
+
+WEASYPRINT_HTML = _import_weasyprint()
 STATIC = Path(__file__).parent / "static"
 PHOTO_SIDE = 900
 VIEW_SIDE = 420
@@ -106,10 +119,8 @@ def render_html(environment: Environment, case: CaseFile, pdf: bool) -> str:
 
 def render_pdf(environment: Environment, case: CaseFile) -> bytes:
     """Return the case file as a PDF, laid out by WeasyPrint from the same HTML (fonts with Chinese)."""
-    from weasyprint import HTML
-
     html = render_html(environment, case, pdf=True)
-    return HTML(string=html, base_url=str(STATIC) + "/").write_pdf()
+    return WEASYPRINT_HTML(string=html, base_url=str(STATIC) + "/").write_pdf()
 
 
 def case_for_record(services: Services, inspection_id: int, zone: str | None, inline: bool) -> CaseFile:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -19,10 +20,14 @@ from index.errors import (
     Forbidden,
     Inconsistent,
     IndexNotReady,
+    InvalidDesignData,
     InvalidInput,
     NotAuthenticated,
     Overloaded,
     PayloadTooLarge,
+    RateLimited,
+    RequestTimeout,
+    ScoreOutOfRange,
     ServiceStarting,
     UnknownDesign,
     UnknownRecord,
@@ -47,6 +52,7 @@ EXIT_USAGE = 2
 _ANSWERS: dict[type[LanternGuardError], ErrorAnswer] = {
     InvalidInput: ErrorAnswer(http_status=400, exit_code=3),
     InvalidImage: ErrorAnswer(http_status=422, exit_code=4),
+    InvalidDesignData: ErrorAnswer(http_status=422, exit_code=3),
     UnknownDesign: ErrorAnswer(http_status=404, exit_code=5),
     DuplicateDesign: ErrorAnswer(http_status=409, exit_code=6),
     IndexNotReady: ErrorAnswer(http_status=503, exit_code=7),
@@ -59,6 +65,9 @@ _ANSWERS: dict[type[LanternGuardError], ErrorAnswer] = {
     UnsupportedMediaType: ErrorAnswer(http_status=415, exit_code=3),
     Inconsistent: ErrorAnswer(http_status=500, exit_code=11),
     Overloaded: ErrorAnswer(http_status=503, exit_code=12),
+    RateLimited: ErrorAnswer(http_status=429, exit_code=12),
+    RequestTimeout: ErrorAnswer(http_status=408, exit_code=3),
+    ScoreOutOfRange: ErrorAnswer(http_status=500, exit_code=11),
 }
 _FALLBACK = ErrorAnswer(http_status=500, exit_code=1)
 
@@ -78,6 +87,8 @@ _PLAIN: dict[type[LanternGuardError], str] = {
     ServiceStarting: N_("The service is still starting. Try again in a moment."),
     IndexNotReady: N_("No design can be searched yet: designs must be registered first."),
     Overloaded: N_("The service is busy. Try again in a few seconds."),
+    RateLimited: N_("Too many tries in a short time. Wait a minute and try again."),
+    RequestTimeout: N_("Sending took too long. Try again, on a better connection if you can."),
 }
 """What each kind of error means, in plain words a person can act on (translated in api/locales)."""
 _PLAIN_FALLBACK = N_("Something went wrong on the server. Try again, or tell the administrator.")
@@ -175,7 +186,14 @@ _PLAIN_REASONS = {
         "a Locarno class looks like 26-05 (class and subclass)"
     ),
 }
-"""Reasons our validators give in the words of the API's fields, and the same in plain words."""
+"""How reasons our validators give in the words of the API's fields begin, and the same in plain words."""
+
+
+def _plain_reason(said: str) -> str | None:
+    """Return the plain words of each rule a validator's message names (None when none is known)."""
+    parts = [part.strip() for part in said.split(";")]
+    plain = [next((v for k, v in _PLAIN_REASONS.items() if part.startswith(k)), None) for part in parts]
+    return "; ".join(i18n.gettext(p) for p in plain if p) if all(plain) else None
 
 
 def _validation_message(error: dict[str, Any]) -> str:
@@ -183,20 +201,15 @@ def _validation_message(error: dict[str, Any]) -> str:
     field = next((str(part) for part in reversed(error.get("loc", ())) if isinstance(part, str)), "")
     kind = str(error.get("type"))
     said = str(error.get("msg", "")).removeprefix("Value error, ")
-    if kind == "value_error" and (said in _PLAIN_REASONS or i18n.current() == i18n.DEFAULT):
-        reason = i18n.gettext(_PLAIN_REASONS.get(said, said))
+    plain = _plain_reason(said) if kind == "value_error" else None
+    if plain:
+        reason = plain
+    elif kind == "value_error" and i18n.current() == i18n.DEFAULT:
+        reason = said
     else:
         reason = i18n.gettext(_REASONS.get(kind, _REASONS["value_error"]))
     label = _FIELD_NAMES.get(field)
     return f"{i18n.gettext(label)}: {reason}" if label else reason
-
-
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """Answer 422 with where and what (never the values sent, which may be whole uploads)."""
-    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    detail = [{"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors]
-    message = "; ".join(dict.fromkeys(_validation_message(e) for e in errors))
-    return JSONResponse({"detail": detail, "message": message}, status_code=422)
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
@@ -207,8 +220,29 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc)
 
 
+MAX_MESSAGE = 300
+"""Longest message of one field error in a 422."""
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """Answer 422 with where and what is wrong, never the value that was sent; `message` says it
+    in plain words, in the request's language.
+
+    Why: FastAPI's default echoes each bad value (`input`), so a file part without a filename came
+    back whole in the answer (up to the upload limit).
+    """
+    if not isinstance(exc, RequestValidationError):
+        raise exc
+    errors = [
+        {"type": e.get("type"), "loc": e.get("loc"), "msg": str(e.get("msg", ""))[:MAX_MESSAGE]}
+        for e in exc.errors()[:20]
+    ]
+    message = "; ".join(dict.fromkeys(_validation_message(e) for e in errors))
+    return JSONResponse({"detail": jsonable_encoder(errors), "message": message}, status_code=422)
+
+
 def install_error_handler(app: FastAPI) -> None:
-    """Answer every domain error with its mapped status and `{"detail": message}`, and refused
-    request fields with 422 in plain words."""
+    """Answer every domain error with its mapped status, `{"detail": ..., "message": ...}`; 422s
+    without echoes, in plain words."""
     app.add_exception_handler(LanternGuardError, _domain_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)

@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 
 import pytest
+from PIL import ImageFile
 from pypdf import PdfReader
 
 from api.cli import main
@@ -53,6 +54,7 @@ def test_the_case_pdf_holds_the_registration_and_the_photo_hash(service: Service
         assert expected in flat, expected
     assert "Validuntil" in flat and "Inforce" in flat
     assert len(PdfReader(io.BytesIO(response.content)).pages[0].images) >= 1
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False, "WeasyPrint must not make Pillow take damaged photos"
 
 
 def test_the_case_pdf_in_chinese(service: Service) -> None:
