@@ -162,7 +162,7 @@
     if (best) {
       await LG.showImage(document.getElementById("best-image"), best.image_url);
       document.getElementById("best-caption").textContent =
-        `${LGR.designName(best)} · ${best.owner || ""} · ${best.score_text}`;
+        `${LGR.designName(best)} · ${best.owner || ""} · ${best.score_text} · ${best.legal_text}`;
     }
     result.scrollIntoView({ behavior: "smooth", block: "start" });
   }
