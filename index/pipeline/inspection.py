@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.errors import IndexNotReady
+from index.matching.legal import legal_verdict, today
 from index.matching.ranking import RankedHit, against_rivals, appearance_candidates, rerank
 from index.matching.verdict import MAX_MATCHES, DesignHit, Thresholds, Verdict
 from index.matching.verification import Verification, verify
@@ -45,12 +46,13 @@ class Match:
 
 @dataclass(frozen=True)
 class Inspection:
-    """The outcome for one photo: verdict and matches, best first."""
+    """The outcome for one photo: verdict and matches, best first, and the thresholds that decided."""
 
     source: str
     sha256: str
     verdict: Verdict
     matches: list[Match]
+    thresholds: Thresholds | None = None
 
 
 class Inspector:
@@ -76,8 +78,13 @@ class Inspector:
         self.live = live
         self.thresholds = thresholds
 
-    def inspect_decoded(self, decoded: list[Decoded | Rejected]) -> list[Inspection | Rejected]:
+    def inspect_decoded(
+        self, decoded: list[Decoded | Rejected], destination: str | None = None
+    ) -> list[Inspection | Rejected]:
         """Inspect decoded photos in one batch; a Rejected stays in its place.
+
+        `destination` (ISO 3166 alpha-2) is where the goods go: a design registered only elsewhere
+        is not a `match` (index/matching/legal.py).
 
         Raises IndexNotReady when nothing is searchable.
         """
@@ -108,7 +115,7 @@ class Inspector:
         )
         records = self.registry.designs_by_pk(sorted({r.hit.design_pk for row in ranked for r in row}))
         inspections = iter(
-            _inspection(d, row, records, thresholds) for d, row in zip(good, ranked, strict=True)
+            _inspection(d, row, records, thresholds, destination) for d, row in zip(good, ranked, strict=True)
         )
         return [item if isinstance(item, Rejected) else next(inspections) for item in decoded]
 
@@ -173,7 +180,11 @@ class Inspector:
 
 
 def _inspection(
-    decoded: Decoded, ranked: list[RankedHit], records: dict[int, DesignRecord], thresholds: Thresholds
+    decoded: Decoded,
+    ranked: list[RankedHit],
+    records: dict[int, DesignRecord],
+    thresholds: Thresholds,
+    destination: str | None,
 ) -> Inspection:
     matches = [
         Match(
@@ -191,6 +202,7 @@ def _inspection(
     return Inspection(
         source=decoded.source,
         sha256=sha256_of(decoded.data),
-        verdict=thresholds.verdict(matches[0].score if matches else None),
+        verdict=legal_verdict(((m.design, m.score) for m in matches), thresholds, today(), destination),
         matches=matches,
+        thresholds=thresholds,
     )
