@@ -106,3 +106,12 @@ def test_inliers_at_the_edge_of_the_view_count_little() -> None:
     assert ranked[0].hit.design_pk == 1 and ranked[0].keypoints == pytest.approx(1.0)
     assert ranked[1].inliers == 30 and ranked[1].keypoints < 0.1
     assert rerank(hits, [on_design, on_floor], saturation=30)[1].keypoints == pytest.approx(1.0)
+
+
+def test_a_verified_design_without_agreeing_keypoints_scores_at_most_zero() -> None:
+    hits = [DesignHit(1, 10, 0.8), DesignHit(2, 20, 0.3)]
+    nothing = Verification(np.zeros(0, dtype=np.int64), np.zeros((0, 2)), np.zeros((0, 2)), None)
+    ranked = against_rivals(rerank(hits, [nothing, nothing], saturation=30))
+    assert ranked[0].hit.design_pk == 1 and ranked[0].score <= 0.0
+    unverified = against_rivals(rerank(hits, [None, None], saturation=30))
+    assert unverified[0].score == pytest.approx(0.5)

@@ -17,8 +17,9 @@ class RankedHit:
     """A candidate design: its appearance score, verified inliers, fused score and the verdict score.
 
     `hit.score` is the fused score (`appearance` + `keypoints`); `rival` the fused score of the best
-    other candidate design, subtracted from it by `against_rivals` (0 until then); `score` is what
-    the verdict judges: fused - rival.
+    other candidate design (at least its own when verified without agreeing keypoints),
+    subtracted from it by `against_rivals` (0 until then); `score` is what the verdict judges:
+    fused - rival.
     """
 
     hit: DesignHit
@@ -123,11 +124,16 @@ def against_rivals(ranked: Sequence[RankedHit]) -> list[RankedHit]:
     Judging a design by how far it stands above the best other registered design (the registry
     as the background set, as SSCD normalises by a background neighbour) turns near ties into
     `review` or `no_match` instead of a confident wrong design, and makes scores comparable across
-    photos. A design with no other candidate is judged by its fused score (rival 0).
+    photos. A design with no other candidate is judged by its fused score (rival 0). A candidate
+    that was verified and has no agreeing keypoint scores at most 0: a lead in appearance alone
+    (a plain or blurred photo against a few registered designs) is no evidence of a design.
     """
     fused = [r.fused for r in ranked]
     result = []
     for i, r in enumerate(ranked):
         others = fused[:i] + fused[i + 1 :]
-        result.append(replace(r, rival=max(others)) if others else r)
+        rival = max(others) if others else 0.0
+        if r.verification is not None and r.keypoints <= 0.0:
+            rival = max(rival, r.fused)
+        result.append(replace(r, rival=rival))
     return result
