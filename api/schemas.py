@@ -145,20 +145,10 @@ class MatchPublic(BaseModel):
     rank: int
     design_id: str
     score: float
-    appearance: float | None = Field(
-        default=None, description="the part of the score from appearance (CNN cosine of photo and view)"
-    )
-    keypoints: float | None = Field(
-        default=None, description="the part of the score from verified keypoints (see `inliers`)"
-    )
-    rival: float | None = Field(
-        default=None,
-        description="appearance + keypoints of the best other registered design, subtracted:"
-        " score = appearance + keypoints - rival",
-    )
-    inliers: int | None = Field(
-        default=None, description="photo keypoints that agree geometrically with the matched view"
-    )
+    appearance: float | None = Field(None, description="score part from appearance (CNN cosine)")
+    keypoints: float | None = Field(None, description="score part from verified keypoints (`inliers`)")
+    rival: float | None = Field(None, description="best other design's appearance + keypoints, subtracted")
+    inliers: int | None = Field(None, description="photo keypoints that agree with the matched view")
     registration_number: str | None
     title: str | None
     owner: str | None
@@ -373,14 +363,9 @@ class HealthPublic(BaseModel):
 class ReadyPublic(HealthPublic):
     """Readiness; once ready also the verdict thresholds in use and what they mean on this registry."""
 
-    thresholds: dict[str, float] | None = Field(default=None, description="the verdict thresholds in use")
-    thresholds_from: str | None = Field(
-        default=None,
-        description="where they come from: the registry's self-calibration or the shipped fallback",
-    )
-    self_calibration: dict[str, Any] | None = Field(
-        default=None, description="sample sizes and the precision/recall the self-calibration measured"
-    )
+    thresholds: dict[str, float] | None = Field(None, description="the verdict thresholds in use")
+    thresholds_from: str | None = Field(None, description="self-calibration, shipped fallback or settings")
+    self_calibration: dict[str, Any] | None = Field(None, description="its sample sizes, precision, recall")
 
 
 class AuditEntryPublic(BaseModel):
