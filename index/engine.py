@@ -23,6 +23,9 @@ from model.images import ImageSource
 
 logger = logging.getLogger(__name__)
 
+RUNTIME_FOLDER = "runtime"
+"""Under the home: the trunk exported for ONNX Runtime (derived data, see model/onnx_trunk.py)."""
+
 __all__ = [
     "MAX_VIEWS",
     "Engine",
@@ -48,6 +51,7 @@ class Engine:
     def __init__(self, settings: EngineSettings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.embedder = embedder if embedder is not None else Embedder(settings.embedder)
+        self.embedder.use_runtime(settings.home / RUNTIME_FOLDER)
         self.fingerprint = self.embedder.config.fingerprint
         self.model = model_fingerprint(self.fingerprint, settings.local.fingerprint)
         self.calibration_warning = settings.calibration.mismatch(self.model)
