@@ -6,7 +6,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from index.store.files import write_bytes_atomic
+from index.store.files import write_bytes_atomic, write_many_atomic
 from model.local import LocalFeatures
 
 
@@ -31,6 +31,15 @@ class LocalFeatureStore:
         if not path.exists():
             write_bytes_atomic(path, features.to_bytes())
         self._remember(sha256, features)
+
+    def put_many(self, items: list[tuple[str, LocalFeatures]]) -> None:
+        """Store the features of several views, durable together when this returns, and cache them."""
+        missing = {
+            self._path(sha): features.to_bytes() for sha, features in items if not self._path(sha).exists()
+        }
+        write_many_atomic(self.root, list(missing.items()))
+        for sha, features in items:
+            self._remember(sha, features)
 
     def get(self, sha256: str) -> LocalFeatures | None:
         """Return the stored features of a view, or None when they were never stored (or are unreadable)."""
