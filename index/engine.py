@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from index.matching.calibration import model_fingerprint
 from index.matching.verdict import Thresholds
 from index.matching.verification import Verification
+from index.pipeline.cascade import CascadeBounds, regime_of
 from index.pipeline.inspection import Inspection, Inspector, Match
 from index.pipeline.photos import Decoder, Rejected, source_name
 from index.pipeline.registration import MAX_VIEWS, Registrar, Registration, RegistrationFailed
@@ -78,6 +79,7 @@ class Engine:
             self.local,
             self._live,
             lambda: self.thresholds,
+            lambda: self.cascade_bounds,
         )
 
     def close(self) -> None:
@@ -91,6 +93,16 @@ class Engine:
         """Return the thresholds of the current scoring regime."""
         calibration = self.settings.calibration
         return calibration.whitened if self._live.whitening is not None else calibration.raw
+
+    @property
+    def cascade_bounds(self) -> CascadeBounds | None:
+        """Return the cascade's bounds for this model and regime, or None: inspect every photo in full."""
+        return self.settings.cascade.bounds(self.model, self.regime)
+
+    @property
+    def regime(self) -> str:
+        """Return the scoring regime: "whitened" once whitening is learned, else "raw"."""
+        return regime_of(self._live.whitening is not None)
 
     @property
     def index_size(self) -> int:
@@ -152,7 +164,8 @@ class Engine:
         Stages: appearance search of the whole photo and of its regions, geometric verification of
         the best `verify_top_k` designs, fused scores, verdict. Raises IndexNotReady when empty.
         """
-        return self._inspector.inspect_decoded(self._decoder.decode_all(sources))
+        local = self.cascade_bounds is None
+        return self._inspector.inspect_decoded(self._decoder.decode_all(sources, local))
 
     def inspect_batches(
         self, sources: Sequence[ImageSource], batch: int
@@ -165,10 +178,11 @@ class Engine:
         chunks = [sources[start : start + batch] for start in range(0, len(sources), batch)]
         if not chunks:
             return
-        ahead = self._decoder.decode_later(chunks[0])
+        local = self.cascade_bounds is None
+        ahead = self._decoder.decode_later(chunks[0], local)
         for following in [*chunks[1:], None]:
             decoded = [future.result() for future in ahead]
-            ahead = self._decoder.decode_later(following) if following is not None else []
+            ahead = self._decoder.decode_later(following, local) if following is not None else []
             yield self._inspector.inspect_decoded(decoded)
 
     def explain(self, photo: ImageSource, image_id: int) -> Verification | None:
