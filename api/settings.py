@@ -13,6 +13,7 @@ from index.engine import EngineSettings
 from index.errors import InvalidInput
 from index.matching.calibration import DEFAULT_CALIBRATION, Calibration
 from index.matching.verdict import Thresholds
+from index.pipeline.cascade import DEFAULT_CASCADE, NO_CASCADE
 from model.embedder import DEFAULT_BACKBONE, PRECISIONS, EmbedderConfig
 from model.images import MAX_PIXELS
 from model.runtime import machine_precision
@@ -70,6 +71,7 @@ class EngineEnvironment(BaseSettings):
     backbone: str = DEFAULT_BACKBONE
     precision: Precision = "auto"
     runtime: Runtime = "auto"
+    cascade: bool = True
     raw_match: float = DEFAULT_CALIBRATION.raw.match
     raw_review: float = DEFAULT_CALIBRATION.raw.review
     whitened_match: float = DEFAULT_CALIBRATION.whitened.match
@@ -97,6 +99,7 @@ class EngineEnvironment(BaseSettings):
             home=self.home,
             embedder=embedder_config(self.backbone, self.precision, self.runtime),
             calibration=self.calibration(),
+            cascade=DEFAULT_CASCADE if self.cascade else NO_CASCADE,
         )
 
 

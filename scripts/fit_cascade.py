@@ -93,6 +93,7 @@ def main() -> None:
     parser.add_argument(
         "--write", action="store_true", help=f"store the bounds in index/matching/{CASCADE_FILE}"
     )
+    parser.add_argument("--traces", type=Path, help="also write each query's trace as JSON (for analysis)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR, format="%(message)s")
     job = sample(args.benchmark, args.views, args.queries, args.seed)
@@ -118,6 +119,19 @@ def main() -> None:
         finally:
             engine.close()
         traces = [trace(r) for r in full]
+        if args.traces:
+            rows = [
+                {
+                    "image": p.name,
+                    "truth": truth,
+                    "first_pass": t.first_pass,
+                    "verdict": t.verdict,
+                    "matches": [(m.design.design_id, m.appearance, m.inliers, m.score) for m in r.matches],
+                    "verified": t.candidates,
+                }
+                for p, truth, t, r in zip(paths, truths, traces, full, strict=True)
+            ]
+            args.traces.write_text(json.dumps(rows))
         print(
             f"full inspection: {full_rate:.2f} photos/s, {metrics(full, truths)} (load {load()})", flush=True
         )

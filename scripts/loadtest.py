@@ -71,7 +71,7 @@ class Tally:
 class Server:
     """`lanternguard serve` in a subprocess on a free loopback port."""
 
-    def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, home: Path, env: dict[str, str] | None = None, cwd: Path = ROOT) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -79,7 +79,7 @@ class Server:
         command = [sys.executable, "-m", "api.cli", "serve", "--home", str(home), "--port", str(self.port)]
         self.log = (home.parent / f"server-{self.port}.log").open("w")
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=self.log, stderr=subprocess.STDOUT
+            command, cwd=cwd, env={**os.environ, **(env or {})}, stdout=self.log, stderr=subprocess.STDOUT
         )
 
     def wait_ready(self, timeout_s: float = 180) -> None:

@@ -157,3 +157,17 @@ def test_bounds_are_stored_per_model_and_regime(tmp_path: Path) -> None:
     assert loaded.bounds("m", "whitened") == bounds
     assert loaded.bounds("m", "raw") is None and loaded.bounds("other", "whitened") is None
     assert isinstance(load_cascade(), CascadeTable)
+
+
+def test_settings_turn_the_cascade_off_and_choose_the_runtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.settings import engine_settings
+    from index.pipeline.cascade import DEFAULT_CASCADE
+
+    assert engine_settings(tmp_path).cascade is DEFAULT_CASCADE
+    monkeypatch.setenv("LANTERNGUARD_CASCADE", "false")
+    monkeypatch.setenv("LANTERNGUARD_RUNTIME", "torch")
+    settings = engine_settings(tmp_path)
+    assert settings.cascade is NO_CASCADE
+    assert settings.embedder.runtime == "torch"
