@@ -106,7 +106,9 @@ def check(
     return CheckReport(before, after, repaired=True)
 
 
-_FILE_KINDS = frozenset({"temporary-file", "orphan-blob", "orphan-features", "orphan-spool", "stray-file"})
+_FILE_KINDS = frozenset(
+    {"temporary-file", "orphan-blob", "orphan-features", "corrupt-features", "orphan-spool", "stray-file"}
+)
 
 
 def _repair_files(home: Path, found: Survey) -> None:

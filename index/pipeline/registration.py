@@ -66,6 +66,7 @@ class Registrar:
     ) -> Iterator[Registration | RegistrationFailed]:
         """Register many designs, embedding their images in batches; yield one result per design.
 
+        Images already stored for their design (a retry) are neither embedded nor stored again.
         A design that cannot be registered (no readable image, too many images, a duplicate with
         `create_only`) yields a RegistrationFailed and changes nothing; the others go on.
         `progress` is called with the number of images handled. The index settles at the end.
@@ -114,12 +115,21 @@ class Registrar:
     ) -> Iterator[Registration | RegistrationFailed]:
         """Embed a decoded batch, store it durably, commit it in one transaction, make it searchable.
 
-        The image bytes and local features of the whole batch are made durable together before the
+        Images already stored for their design (a retry) are neither embedded nor stored again. The
+        image bytes and local features of the whole batch are made durable together before the
         registry commit that acknowledges the batch's designs (acknowledged means durable).
         """
         decoded = [future.result() for future in futures]
-        good = [d for d in decoded if isinstance(d, Decoded)]
-        vectors = iter(self.embedder.embed([d.image for d in good]))
+        stored = self.registry.stored_hashes([fields.design_id for fields, _ in batch])
+        fresh: list[Decoded] = []
+        position = 0
+        for fields, sources in batch:
+            known = stored.get(fields.design_id.strip(), set())
+            for d in decoded[position : position + len(sources)]:
+                if isinstance(d, Decoded) and sha256_of(d.data) not in known:
+                    fresh.append(d)
+            position += len(sources)
+        vectors = dict(zip(map(id, fresh), self.embedder.embed([d.image for d in fresh]), strict=True))
         ready: list[tuple[DesignFields, list[Decoded], list[NewImage], list[Rejected]]] = []
         failed: list[RegistrationFailed] = []
         position = 0
@@ -128,7 +138,11 @@ class Registrar:
             position += len(sources)
             rejected = [d for d in mine if isinstance(d, Rejected)]
             images = [d for d in mine if isinstance(d, Decoded)]
-            new = [NewImage(sha256_of(d.data), d.image.width, d.image.height, next(vectors)) for d in images]
+            new = [
+                NewImage(sha256_of(d.data), d.image.width, d.image.height, vectors[id(d)])
+                for d in images
+                if id(d) in vectors
+            ]
             if progress:
                 progress(len(sources))
             if not images:
@@ -137,16 +151,19 @@ class Registrar:
                     RegistrationFailed(fields.design_id, InvalidImage(f"no readable image: {reasons}"))
                 )
                 continue
-            ready.append((fields, images, new, rejected))
+            ready.append((fields, [d for d in images if id(d) in vectors], new, rejected))
         yield from failed
         if not ready:
             return
-        stored = [d for _, images, _, _ in ready for d in images]
-        self.blobs.put_many([d.data for d in stored])
-        self.local.put_many([(sha256_of(d.data), d.local) for d in stored if d.local is not None])
+        kept = [d for _, images, _, _ in ready for d in images]
+        self.blobs.put_many([d.data for d in kept])
+        self.local.put_many([(sha256_of(d.data), d.local) for d in kept if d.local is not None])
         with self.live.lock:
             outcomes = self.registry.add_many(
-                [(fields, new) for fields, _, new, _ in ready], self.live.fingerprint, create_only
+                [(fields, new) for fields, _, new, _ in ready],
+                self.live.fingerprint,
+                create_only,
+                max_images=MAX_VIEWS,
             )
             for (_, _, new, _), outcome in zip(ready, outcomes, strict=True):
                 if isinstance(outcome, LanternGuardError):
