@@ -16,12 +16,13 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.types import Scope
 
+from api import i18n
 from api.audit_trail import AuditTrail
 from api.errors import install_error_handler
 from api.guards import AuthFailures, BodyDeadline, KeyGate, UploadCap
 from api.headers import SecurityHeaders
 from api.limits import BodyLimit
-from api.routes import audit, demo, designs, firms, health, images, inspections, keys, pages, scans
+from api.routes import audit, demo, designs, firms, health, hits, images, inspections, keys, pages, scans
 from api.schemas import API
 from api.services import Services
 from api.settings import ServiceSettings
@@ -50,6 +51,7 @@ asking for another firm's design, is 403. Errors answer `{"detail": "what is wro
 TAGS = [
     {"name": "designs", "description": "Registered designs and their reference views."},
     {"name": "inspections", "description": "Photos checked by inspectors, with verdicts and evidence."},
+    {"name": "hits", "description": "Where a firm's designs were named by inspections and scans."},
     {"name": "scans", "description": "Batch scans of zip archives or server folders."},
     {"name": "keys", "description": "API keys, firms and the caller's identity."},
     {"name": "health", "description": "Liveness and readiness."},
@@ -106,9 +108,10 @@ def create_app(settings: ServiceSettings, embedder: Embedder | None = None) -> F
     app.state.auth_failures = AuthFailures(settings.auth_failures_per_minute, 60.0)
     app.add_middleware(KeyGate, stores=_key_stores, failures=app.state.auth_failures)
     app.add_middleware(SecurityHeaders)
-    for module in (health, designs, images, inspections, scans, keys, firms, audit, demo, pages):
+    app.add_middleware(i18n.LocaleMiddleware)
+    for module in (health, designs, images, inspections, hits, scans, keys, firms, audit, demo, pages):
         app.include_router(module.router)
-    app.state.templates = Jinja2Templates(directory=HERE / "templates")
+    app.state.templates = Jinja2Templates(env=i18n.template_environment())
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _serve_docs(app)
     return app

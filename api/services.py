@@ -19,6 +19,7 @@ from index.service.audit import AuditLog
 from index.service.catalogue import Catalogue
 from index.service.design_records import ServiceRegistry
 from index.service.desk import Desk
+from index.service.hits import HitLog
 from index.service.inspections import InspectionLog
 from index.service.keys import IssuedKey, KeyStore, Role
 from index.service.scanner import ScanLimits, Scanner
@@ -56,6 +57,7 @@ class Services:
         self.inspection_log = InspectionLog(self.database)
         self.scan_log = ScanLog(self.database)
         self.audit = AuditLog(self.database)
+        self.hits = HitLog(self.database)
         self._home_lock = ExitStack()
         self._ready = threading.Event()
         self._failure: str | None = None

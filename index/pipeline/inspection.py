@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from index.errors import IndexNotReady
+from index.matching.legal import legal_verdict, today
 from index.matching.ranking import RankedHit, appearance_candidates, rerank
 from index.matching.verdict import MAX_MATCHES, DesignHit, Thresholds, Verdict
 from index.matching.verification import Verification, verify
@@ -42,16 +43,24 @@ class Match:
 
 @dataclass(frozen=True)
 class Inspection:
+<<<<<<< HEAD
     """The outcome for one photo: verdict and matches, best first.
 
     `first_pass`: the photo's best first-pass score when the cascade ran (index/pipeline/cascade.py).
     """
+=======
+    """The outcome for one photo: verdict and matches, best first, and the thresholds that decided."""
+>>>>>>> main
 
     source: str
     sha256: str
     verdict: Verdict
     matches: list[Match]
+<<<<<<< HEAD
     first_pass: float | None = None
+=======
+    thresholds: Thresholds | None = None
+>>>>>>> main
 
 
 class Inspector:
@@ -82,8 +91,13 @@ class Inspector:
             settings, embedder, live, decoder.pool.submit, self._search_regions, self._reference_features
         )
 
-    def inspect_decoded(self, decoded: list[Decoded | Rejected]) -> list[Inspection | Rejected]:
+    def inspect_decoded(
+        self, decoded: list[Decoded | Rejected], destination: str | None = None
+    ) -> list[Inspection | Rejected]:
         """Inspect decoded photos in one batch; a Rejected stays in its place.
+
+        `destination` (ISO 3166 alpha-2) is where the goods go: a design registered only elsewhere
+        is not a `match` (index/matching/legal.py).
 
         Raises IndexNotReady when nothing is searchable.
         """
@@ -127,8 +141,12 @@ class Inspector:
     ) -> list[Inspection | Rejected]:
         records = self.registry.designs_by_pk(sorted({r.hit.design_pk for row in ranked for r in row}))
         inspections = iter(
+<<<<<<< HEAD
             replace(_inspection(d, row, records, thresholds), first_pass=first)
             for d, row, first in zip(good, ranked, first_pass, strict=True)
+=======
+            _inspection(d, row, records, thresholds, destination) for d, row in zip(good, ranked, strict=True)
+>>>>>>> main
         )
         return [item if isinstance(item, Rejected) else next(inspections) for item in decoded]
 
@@ -194,7 +212,11 @@ class Inspector:
 
 
 def _inspection(
-    decoded: Decoded, ranked: list[RankedHit], records: dict[int, DesignRecord], thresholds: Thresholds
+    decoded: Decoded,
+    ranked: list[RankedHit],
+    records: dict[int, DesignRecord],
+    thresholds: Thresholds,
+    destination: str | None,
 ) -> Inspection:
     matches = [
         Match(
@@ -210,6 +232,7 @@ def _inspection(
     return Inspection(
         source=decoded.source,
         sha256=sha256_of(decoded.data),
-        verdict=thresholds.verdict(matches[0].score if matches else None),
+        verdict=legal_verdict(((m.design, m.score) for m in matches), thresholds, today(), destination),
         matches=matches,
+        thresholds=thresholds,
     )

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 from index.batch.reports import scan_line
 from index.engine import Engine, Rejected, source_name
+from index.matching.verdict import Verdict
 from index.service.archives import ScanPlan, allowed_folder, plan_archive, plan_folder, read_entry, read_file
 from index.service.scans import ScanLog, ScanRecord, ScanStatus
 from index.service.uploads import Upload, check_pixels
@@ -73,7 +74,7 @@ class Scanner:
                 shutil.copyfileobj(upload, out)
 
         write_atomic(path, copy)
-        record = self.log.create(key_id, "archive", filename, len(plan.names), plan.ignored)
+        record = self.log.create(key_id, "archive", filename, len(plan.names), plan.ignored, plan.skipped)
         self._worker.submit(self._run_archive, record.id, path, plan)
         return record
 
@@ -84,7 +85,7 @@ class Scanner:
         """
         resolved = allowed_folder(folder, roots)
         plan = plan_folder(resolved, self.limits.max_images)
-        record = self.log.create(key_id, "folder", str(resolved), len(plan.names), plan.ignored)
+        record = self.log.create(key_id, "folder", str(resolved), len(plan.names), plan.ignored, plan.skipped)
         reader = lambda name: read_file(resolved, name, self.limits.max_image_bytes)  # noqa: E731
         self._worker.submit(self._run, record.id, plan, reader)
         return record
@@ -103,8 +104,8 @@ class Scanner:
             for start in range(0, len(plan.names), batch):
                 if self._stopping.is_set():
                     return
-                lines = self._inspect(plan.names[start : start + batch], reader)
-                self.log.add_results(scan_id, start, lines)
+                lines, evidence = self._inspect(plan.names[start : start + batch], reader)
+                self.log.add_results(scan_id, start, lines, evidence)
         except LanternGuardError as exc:
             self.log.set_status(scan_id, ScanStatus.FAILED, str(exc))
             return
@@ -115,8 +116,13 @@ class Scanner:
         self.log.set_status(scan_id, ScanStatus.FINISHED)
         logger.info("scan %d finished: %d image(s)", scan_id, len(plan.names))
 
-    def _inspect(self, names: list[str], reader: Callable[[str], bytes]) -> list[dict[str, Any]]:
+    def _inspect(
+        self, names: list[str], reader: Callable[[str], bytes]
+    ) -> tuple[list[dict[str, Any]], list[tuple[str, int] | None]]:
+        """Return the result line of each image and, for those that name a design, the stored
+        photo and the view that matched (the evidence picture is drawn from them on request)."""
         lines: list[dict[str, Any]] = [{} for _ in names]
+        evidence: list[tuple[str, int] | None] = [None for _ in names]
         readable: list[tuple[int, bytes]] = []
         for position, name in enumerate(names):
             try:
@@ -127,9 +133,12 @@ class Scanner:
                 lines[position] = scan_line(Rejected(name, str(exc)))
         if readable:
             results = self.engine.inspect_many([data for _, data in readable])
-            for (position, _), result in zip(readable, results, strict=True):
+            for (position, data), result in zip(readable, results, strict=True):
                 name = names[position]
                 if isinstance(result, Rejected):
                     result = Rejected(name, f"{name}: {result.reason.removeprefix(_BYTES_NAME)}")
+                elif result.verdict is not Verdict.NO_MATCH and result.matches:
+                    self.engine.blobs.put(data)
+                    evidence[position] = (result.sha256, result.matches[0].image_id)
                 lines[position] = scan_line(result, image=name)
-        return lines
+        return lines, evidence
