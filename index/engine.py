@@ -170,12 +170,8 @@ class Engine:
         the best `verify_top_k` designs, fused scores, verdict (a `match` only of a design in force,
         index/matching/legal.py). Raises IndexNotReady when empty.
         """
-<<<<<<< HEAD
         local = self.cascade_bounds is None
-        return self._inspector.inspect_decoded(self._decoder.decode_all(sources, local))
-=======
-        return self._inspector.inspect_decoded(self._decoder.decode_all(sources), destination)
->>>>>>> main
+        return self._inspector.inspect_decoded(self._decoder.decode_all(sources, local), destination)
 
     def inspect_batches(
         self, sources: Sequence[ImageSource], batch: int

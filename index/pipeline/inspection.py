@@ -43,24 +43,17 @@ class Match:
 
 @dataclass(frozen=True)
 class Inspection:
-<<<<<<< HEAD
-    """The outcome for one photo: verdict and matches, best first.
+    """The outcome for one photo: verdict and matches, best first, and the thresholds that decided.
 
     `first_pass`: the photo's best first-pass score when the cascade ran (index/pipeline/cascade.py).
     """
-=======
-    """The outcome for one photo: verdict and matches, best first, and the thresholds that decided."""
->>>>>>> main
 
     source: str
     sha256: str
     verdict: Verdict
     matches: list[Match]
-<<<<<<< HEAD
-    first_pass: float | None = None
-=======
     thresholds: Thresholds | None = None
->>>>>>> main
+    first_pass: float | None = None
 
 
 class Inspector:
@@ -106,7 +99,9 @@ class Inspector:
             return list(decoded)
         bounds = self.cascade_bounds()
         if bounds is not None:
-            return self._finish(decoded, good, *self._cascade.rank(good, bounds, self.thresholds))
+            return self._finish(
+                decoded, good, *self._cascade.rank(good, bounds, self.thresholds), destination
+            )
         globals_, regions = self.embedder.describe([d.image for d in good])
         s = self.settings
         limit = max(MAX_MATCHES, s.verify_top_k)
@@ -129,7 +124,7 @@ class Inspector:
                 lambda pair: self._verify(pair[0], pair[1], sha_of), zip(good, candidates, strict=True)
             )
         )
-        return self._finish(decoded, good, ranked, thresholds, [None] * len(good))
+        return self._finish(decoded, good, ranked, thresholds, [None] * len(good), destination)
 
     def _finish(
         self,
@@ -138,15 +133,12 @@ class Inspector:
         ranked: list[list[RankedHit]],
         thresholds: Thresholds,
         first_pass: list[float] | list[None],
+        destination: str | None,
     ) -> list[Inspection | Rejected]:
         records = self.registry.designs_by_pk(sorted({r.hit.design_pk for row in ranked for r in row}))
         inspections = iter(
-<<<<<<< HEAD
-            replace(_inspection(d, row, records, thresholds), first_pass=first)
+            replace(_inspection(d, row, records, thresholds, destination), first_pass=first)
             for d, row, first in zip(good, ranked, first_pass, strict=True)
-=======
-            _inspection(d, row, records, thresholds, destination) for d, row in zip(good, ranked, strict=True)
->>>>>>> main
         )
         return [item if isinstance(item, Rejected) else next(inspections) for item in decoded]
 

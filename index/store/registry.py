@@ -129,52 +129,7 @@ class Registry:
             raise InvalidInput("a design id must not be empty")
         check_design({k: v for k, v in asdict(fields).items() if v is not None}, require_number=False)
         with self.transaction() as db:
-<<<<<<< HEAD
             added = self._attach(db, design_id, fields, images, fingerprint, create_only, max_images)
-=======
-            row = db.execute(
-                "SELECT id, withdrawn_at FROM designs WHERE design_id = ?", (design_id,)
-            ).fetchone()
-            if row and create_only:
-                raise DuplicateDesign(f"design {design_id!r} is already registered")
-            if row and row[1] is not None:
-                raise Conflict(f"design {design_id} was withdrawn on {row[1]} and is kept as is")
-            if row:
-                pk = int(row[0])
-                _check_room(db, pk, images, max_images)
-            else:
-                cursor = db.execute(
-                    "INSERT INTO designs(design_id, registration_number, title, firm_id, locarno_class,"
-                    " valid_from, valid_until, created_at, territories) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        design_id,
-                        fields.registration_number,
-                        fields.title,
-                        self._firm_id(db, fields.owner),
-                        fields.locarno_class,
-                        fields.valid_from,
-                        fields.valid_until,
-                        utc_now(),
-                        fields.territories,
-                    ),
-                )
-                pk = int(cursor.lastrowid or 0)
-            added = []
-            for image in images:
-                cursor = db.execute(
-                    "INSERT INTO images(design_pk, sha256, width, height, created_at)"
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT(design_pk, sha256) DO NOTHING",
-                    (pk, image.sha256, image.width, image.height, utc_now()),
-                )
-                if cursor.rowcount == 0:
-                    continue
-                image_id = int(cursor.lastrowid or 0)
-                db.execute(
-                    "INSERT INTO embeddings(image_id, fingerprint, vector) VALUES (?, ?, ?)",
-                    (image_id, fingerprint, np.asarray(image.vector, dtype=np.float32).tobytes()),
-                )
-                added.append(image_id)
->>>>>>> main
             self._bump(db)
         return self.design(design_id), added
 
@@ -243,7 +198,7 @@ class Registry:
         else:
             cursor = db.execute(
                 "INSERT INTO designs(design_id, registration_number, title, firm_id, locarno_class,"
-                " valid_from, valid_until, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " valid_from, valid_until, created_at, territories) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     design_id,
                     fields.registration_number,
@@ -253,6 +208,7 @@ class Registry:
                     fields.valid_from,
                     fields.valid_until,
                     utc_now(),
+                    fields.territories,
                 ),
             )
             pk = int(cursor.lastrowid or 0)
