@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from index.matching.calibration import DEFAULT_CALIBRATION, model_fingerprint
 from index.matching.verdict import Thresholds
 from index.matching.verification import Verification
+from index.pipeline.cascade import CascadeBounds, regime_of
 from index.pipeline.inspection import Inspection, Inspector, Match
 from index.pipeline.photos import Decoder, Rejected, source_name
 from index.pipeline.registration import MAX_VIEWS, Registrar, Registration, RegistrationFailed
@@ -24,6 +25,9 @@ from model.errors import InvalidImage
 from model.images import ImageSource, load_image
 
 logger = logging.getLogger(__name__)
+
+RUNTIME_FOLDER = "runtime"
+"""Under the home: the trunk exported for ONNX Runtime (derived data, see model/onnx_trunk.py)."""
 
 __all__ = [
     "MAX_VIEWS",
@@ -50,6 +54,7 @@ class Engine:
     def __init__(self, settings: EngineSettings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.embedder = embedder if embedder is not None else Embedder(settings.embedder)
+        self.embedder.use_runtime(settings.home / RUNTIME_FOLDER)
         self.fingerprint = self.embedder.config.fingerprint
         self.model = model_fingerprint(self.fingerprint, settings.local.fingerprint)
         self.calibration_warning = settings.calibration.mismatch(self.model)
@@ -76,6 +81,7 @@ class Engine:
             self.local,
             self._live,
             lambda: self.thresholds,
+            lambda: self.cascade_bounds,
         )
 
     def close(self) -> None:
@@ -189,6 +195,16 @@ class Engine:
         return own
 
     @property
+    def cascade_bounds(self) -> CascadeBounds | None:
+        """Return the cascade's bounds for this model and regime, or None: inspect every photo in full."""
+        return self.settings.cascade.bounds(self.model, self.regime)
+
+    @property
+    def regime(self) -> str:
+        """Return the scoring regime: "whitened" once whitening is learned, else "raw"."""
+        return regime_of(self._live.whitening is not None)
+
+    @property
     def index_size(self) -> int:
         """Return the number of reference images that can match now."""
         return self._live.count
@@ -258,7 +274,8 @@ class Engine:
         the best `verify_top_k` designs, fused scores, verdict (a `match` only of a design in force,
         index/matching/legal.py). Raises IndexNotReady when empty.
         """
-        return self._inspector.inspect_decoded(self._decoder.decode_all(sources), destination)
+        local = self.cascade_bounds is None
+        return self._inspector.inspect_decoded(self._decoder.decode_all(sources, local), destination)
 
     def inspect_batches(
         self, sources: Sequence[ImageSource], batch: int
@@ -271,10 +288,11 @@ class Engine:
         chunks = [sources[start : start + batch] for start in range(0, len(sources), batch)]
         if not chunks:
             return
-        ahead = self._decoder.decode_later(chunks[0])
+        local = self.cascade_bounds is None
+        ahead = self._decoder.decode_later(chunks[0], local)
         for following in [*chunks[1:], None]:
             decoded = [future.result() for future in ahead]
-            ahead = self._decoder.decode_later(following) if following is not None else []
+            ahead = self._decoder.decode_later(following, local) if following is not None else []
             yield self._inspector.inspect_decoded(decoded)
 
     def explain(self, photo: ImageSource, image_id: int) -> Verification | None:

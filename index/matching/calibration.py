@@ -52,9 +52,16 @@ class Calibration:
         return f"verdict thresholds were measured with {self.model}, this engine runs {model}"
 
 
-def model_fingerprint(descriptor: str, local: str) -> str:
-    """Return the name of a scoring recipe: descriptor fingerprint and local-feature recipe."""
-    return f"{descriptor}|{local}"
+SCORE_RECIPE = "rival/sat30/centre0.3"
+"""The verdict score the thresholds (and the cascade's bounds) are measured on: a design's lead over
+its best rival, inliers saturating at 30 and weighed by a centre spread of 0.3 (docs/matching.md).
+Bounds and thresholds fitted on another score (the plain fused score before) name no recipe and so
+no longer match: the cascade runs open until `scripts/fit_cascade.py` fits it on this score."""
+
+
+def model_fingerprint(descriptor: str, local: str, score: str = SCORE_RECIPE) -> str:
+    """Return the name of a scoring recipe: descriptor fingerprint, local-feature recipe, score."""
+    return f"{descriptor}|{local}|{score}"
 
 
 def load_calibration(path: Path | None = None) -> Calibration:

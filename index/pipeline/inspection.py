@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from index.matching.legal import legal_verdict, today
 from index.matching.ranking import RankedHit, against_rivals, appearance_candidates, rerank
 from index.matching.verdict import MAX_MATCHES, DesignHit, Thresholds, Verdict
 from index.matching.verification import Verification, verify
+from index.pipeline.cascade import Cascade, CascadeBounds
 from index.pipeline.photos import Decoded, Decoder, Rejected
 from index.pipeline.settings import EngineSettings
 from index.search.live import LiveIndex
@@ -46,13 +47,17 @@ class Match:
 
 @dataclass(frozen=True)
 class Inspection:
-    """The outcome for one photo: verdict and matches, best first, and the thresholds that decided."""
+    """The outcome for one photo: verdict and matches, best first, and the thresholds that decided.
+
+    `first_pass`: the photo's best first-pass score when the cascade ran (index/pipeline/cascade.py).
+    """
 
     source: str
     sha256: str
     verdict: Verdict
     matches: list[Match]
     thresholds: Thresholds | None = None
+    first_pass: float | None = None
 
 
 class Inspector:
@@ -68,6 +73,7 @@ class Inspector:
         local: LocalFeatureStore,
         live: LiveIndex,
         thresholds: Callable[[], Thresholds],
+        cascade: Callable[[], CascadeBounds | None] = lambda: None,
     ) -> None:
         self.settings = settings
         self.decoder = decoder
@@ -77,6 +83,10 @@ class Inspector:
         self.local = local
         self.live = live
         self.thresholds = thresholds
+        self.cascade_bounds = cascade
+        self._cascade = Cascade(
+            settings, embedder, live, decoder.pool.submit, self._search_regions, self._reference_features
+        )
 
     def inspect_decoded(
         self, decoded: list[Decoded | Rejected], destination: str | None = None
@@ -91,6 +101,11 @@ class Inspector:
         good = [d for d in decoded if isinstance(d, Decoded)]
         if not good:
             return list(decoded)
+        bounds = self.cascade_bounds()
+        if bounds is not None:
+            return self._finish(
+                decoded, good, *self._cascade.rank(good, bounds, self.thresholds), destination
+            )
         globals_, regions = self.embedder.describe([d.image for d in good])
         s = self.settings
         limit = max(MAX_MATCHES, s.verify_top_k)
@@ -113,9 +128,21 @@ class Inspector:
                 lambda pair: self._verify(pair[0], pair[1], sha_of), zip(good, candidates, strict=True)
             )
         )
+        return self._finish(decoded, good, ranked, thresholds, [None] * len(good), destination)
+
+    def _finish(
+        self,
+        decoded: list[Decoded | Rejected],
+        good: list[Decoded],
+        ranked: list[list[RankedHit]],
+        thresholds: Thresholds,
+        first_pass: list[float] | list[None],
+        destination: str | None,
+    ) -> list[Inspection | Rejected]:
         records = self.registry.designs_by_pk(sorted({r.hit.design_pk for row in ranked for r in row}))
         inspections = iter(
-            _inspection(d, row, records, thresholds, destination) for d, row in zip(good, ranked, strict=True)
+            replace(_inspection(d, row, records, thresholds, destination), first_pass=first)
+            for d, row, first in zip(good, ranked, first_pass, strict=True)
         )
         return [item if isinstance(item, Rejected) else next(inspections) for item in decoded]
 
@@ -143,11 +170,12 @@ class Inspector:
         self, decoded: Decoded, candidates: list[DesignHit], sha_of: dict[int, str]
     ) -> list[RankedHit]:
         s = self.settings
-        if decoded.local is None or not s.verify_top_k:
+        if not s.verify_top_k:
             return against_rivals(rerank(candidates, [None] * len(candidates), s.inlier_saturation))
+        local = decoded.local if decoded.local is not None else extract_local(decoded.image, s.local)
         top = candidates[: s.verify_top_k]
         references = [self._reference_features(c.image_id, sha_of) for c in top]
-        checks = self._check(decoded.local, references)
+        checks = self._check(local, references)
         verifications: list[Verification | None] = [*checks, *([None] * (len(candidates) - len(top)))]
         return against_rivals(rerank(candidates, verifications, s.inlier_saturation, s.inlier_spread))
 
