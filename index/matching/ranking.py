@@ -115,7 +115,7 @@ def rerank(
     return ranked[:MAX_MATCHES]
 
 
-def against_rivals(ranked: Sequence[RankedHit]) -> list[RankedHit]:
+def against_rivals(ranked: Sequence[RankedHit], decided_unverified: bool = False) -> list[RankedHit]:
     """Return the candidates (best first) with each one's verdict score relative to its best rival.
 
     Why: a fused score alone is not comparable across photos. An innocent photo on a shared floor, a
@@ -127,13 +127,15 @@ def against_rivals(ranked: Sequence[RankedHit]) -> list[RankedHit]:
     photos. A design with no other candidate is judged by its fused score (rival 0). A candidate
     that was verified and has no agreeing keypoint scores at most 0: a lead in appearance alone
     (a plain or blurred photo against a few registered designs) is no evidence of a design.
+    `decided_unverified`: the photo was decided without verification (the cascade's first pass),
+    so every candidate scores at most 0 (a `no_match`), ranked as before.
     """
     fused = [r.fused for r in ranked]
     result = []
     for i, r in enumerate(ranked):
         others = fused[:i] + fused[i + 1 :]
         rival = max(others) if others else 0.0
-        if r.verification is not None and r.keypoints <= 0.0:
+        if (decided_unverified or r.verification is not None) and r.keypoints <= 0.0:
             rival = max(rival, r.fused)
         result.append(replace(r, rival=rival))
     return result

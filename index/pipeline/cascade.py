@@ -183,7 +183,7 @@ class Cascade:
             ranked: list[list[RankedHit]] = []
             for i in range(len(good)):
                 hits = appearance_candidates([scores[i]], [ids[i]], design_of, limit)
-                ranked.append(against_rivals(rerank(hits, [None] * len(hits), s.inlier_saturation)))
+                ranked.append(against_rivals(rerank(hits, [None] * len(hits), s.inlier_saturation), True))
         best = [float(scores[i][0]) if ids[i][0] >= 0 else -math.inf for i in range(len(good))]
         doubt = [i for i in range(len(good)) if best[i] >= bounds.first_pass]
         if doubt:
