@@ -19,7 +19,21 @@ from starlette.types import Scope
 from api.audit_trail import AuditTrail
 from api.errors import install_error_handler
 from api.limits import BodyLimit
-from api.routes import audit, demo, designs, firms, health, images, inspections, keys, pages, scans
+from api.routes import (
+    alerts,
+    audit,
+    demo,
+    designs,
+    firms,
+    health,
+    images,
+    inspections,
+    keys,
+    pages,
+    retro,
+    scans,
+    webhooks,
+)
 from api.schemas import API
 from api.services import Services
 from api.settings import ServiceSettings
@@ -48,6 +62,8 @@ TAGS = [
     {"name": "designs", "description": "Registered designs and their reference views."},
     {"name": "inspections", "description": "Photos checked by inspectors, with verdicts and evidence."},
     {"name": "scans", "description": "Batch scans of zip archives or server folders."},
+    {"name": "alerts", "description": "A firm's alerts (live and retro), look-backs and reviewer feedback."},
+    {"name": "webhooks", "description": "Signed deliveries of a firm's alerts to its endpoints."},
     {"name": "keys", "description": "API keys, firms and the caller's identity."},
     {"name": "health", "description": "Liveness and readiness."},
     {"name": "demo", "description": "Generated demo photos (demo mode only)."},
@@ -96,7 +112,22 @@ def create_app(settings: ServiceSettings, embedder: Embedder | None = None) -> F
         queue_timeout_s=settings.queue_timeout_s,
         retry_after_s=settings.retry_after_s,
     )
-    for module in (health, designs, images, inspections, scans, keys, firms, audit, demo, pages):
+    routers = (
+        health,
+        designs,
+        retro,
+        images,
+        inspections,
+        scans,
+        alerts,
+        webhooks,
+        keys,
+        firms,
+        audit,
+        demo,
+        pages,
+    )
+    for module in routers:
         app.include_router(module.router)
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -5,16 +5,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
+import numpy as np
+
 from index.matching.calibration import model_fingerprint
 from index.matching.verdict import Thresholds
 from index.matching.verification import Verification
 from index.pipeline.inspection import Inspection, Inspector, Match
 from index.pipeline.photos import Decoder, Rejected, source_name
 from index.pipeline.registration import MAX_VIEWS, Registrar, Registration, RegistrationFailed
+from index.pipeline.retro import DEFAULT_SHORTLIST, LookBack, Retrospector
 from index.pipeline.settings import EngineSettings
 from index.search.live import LiveIndex
+from index.search.photos import PhotoIndex
 from index.store.blobs import BlobStore
 from index.store.features import LocalFeatureStore
+from index.store.photos import PhotoStore
 from index.store.registry import DesignFields, DesignRecord, Registry
 from index.store.schema import REGISTRY_FILE
 from model.embedder import Embedder
@@ -28,6 +33,7 @@ __all__ = [
     "Engine",
     "EngineSettings",
     "Inspection",
+    "LookBack",
     "Match",
     "Registration",
     "RegistrationFailed",
@@ -74,6 +80,11 @@ class Engine:
             self.local,
             self._live,
             lambda: self.thresholds,
+        )
+        self.photo_store = PhotoStore(self.registry.db, self.fingerprint, self.embedder.dim)
+        self.photos = PhotoIndex(self.photo_store)
+        self._retrospector = Retrospector(
+            self._inspector, self.photos, self.photo_store, lambda: self.thresholds
         )
 
     def close(self) -> None:
@@ -173,3 +184,25 @@ class Engine:
         Returns None when the view is not searchable. Raises InvalidImage for an unreadable photo.
         """
         return self._inspector.explain(photo, image_id)
+
+    # ---- looking back ----------------------------------------------------------------------
+
+    def keep_photo(self, result: Inspection) -> int | None:
+        """Keep an inspected photo's descriptors and local features for later look-backs.
+
+        The photo's bytes are the caller's to store (blobs.put). Returns the photo's id in the photo
+        index, or None when the inspection carries no descriptor.
+        """
+        if result.descriptor is None:
+            return None
+        if result.local is not None:
+            self.local.put(result.sha256, result.local)
+        regions = result.regions if result.regions is not None else np.zeros((0, self.embedder.dim))
+        photo_id, new = self.photo_store.put(result.sha256, result.descriptor, regions)
+        if new:
+            self.photos.add(photo_id, result.descriptor)
+        return photo_id
+
+    def look_back(self, design_pk: int, shortlist: int = DEFAULT_SHORTLIST) -> LookBack:
+        """Score one design's searchable views against every kept photo (see index/pipeline/retro.py)."""
+        return self._retrospector.look_back(design_pk, shortlist)

@@ -196,15 +196,16 @@ def _survey_blobs(folder: Path, snap: _Snapshot, found: Survey, young: float, ve
 
 
 def _survey_features(folder: Path, snap: _Snapshot, found: Survey, young: float) -> None:
-    """Local features are derived from stored views: a file of no stored view is debris."""
-    views = {sha for _, _, sha in snap.images}
+    """Local features are derived from stored views and kept photos: a file of neither is debris."""
+    views = {sha for _, _, sha in snap.images} | snap.photos
     for path in _files(folder):
         if TEMPORARY.match(path.name) or (path.suffix == ".npz" and path.stem in views):
             continue
         if path.lstat().st_mtime > young:
             found.deferred.append(path)
         else:
-            found.findings.append(Finding("orphan-features", str(path), "local features of no stored view"))
+            detail = "local features of no stored view or kept photo"
+            found.findings.append(Finding("orphan-features", str(path), detail))
 
 
 def _survey_rows(snap: _Snapshot, found: Survey) -> None:

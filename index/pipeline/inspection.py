@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -41,12 +41,19 @@ class Match:
 
 @dataclass(frozen=True)
 class Inspection:
-    """The outcome for one photo: verdict and matches, best first."""
+    """The outcome for one photo: verdict and matches, best first.
+
+    `descriptor` (global), `regions` and `local` are what the photo was described by, so that the
+    service can keep them for looking back when a design is registered later.
+    """
 
     source: str
     sha256: str
     verdict: Verdict
     matches: list[Match]
+    descriptor: np.ndarray | None = field(default=None, compare=False, repr=False)
+    regions: np.ndarray | None = field(default=None, compare=False, repr=False)
+    local: LocalFeatures | None = field(default=None, compare=False, repr=False)
 
 
 class Inspector:
@@ -103,9 +110,8 @@ class Inspector:
             )
         )
         records = self.registry.designs_by_pk(sorted({r.hit.design_pk for row in ranked for r in row}))
-        inspections = iter(
-            _inspection(d, row, records, thresholds) for d, row in zip(good, ranked, strict=True)
-        )
+        described = zip(good, ranked, globals_, regions or [None] * len(good), strict=True)
+        inspections = iter(_inspection(d, row, records, thresholds, g, r) for d, row, g, r in described)
         return [item if isinstance(item, Rejected) else next(inspections) for item in decoded]
 
     def _search_regions(self, regions: list[np.ndarray]) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
@@ -169,7 +175,12 @@ class Inspector:
 
 
 def _inspection(
-    decoded: Decoded, ranked: list[RankedHit], records: dict[int, DesignRecord], thresholds: Thresholds
+    decoded: Decoded,
+    ranked: list[RankedHit],
+    records: dict[int, DesignRecord],
+    thresholds: Thresholds,
+    descriptor: np.ndarray,
+    regions: np.ndarray | None,
 ) -> Inspection:
     matches = [
         Match(
@@ -187,4 +198,7 @@ def _inspection(
         sha256=sha256_of(decoded.data),
         verdict=thresholds.verdict(matches[0].score if matches else None),
         matches=matches,
+        descriptor=descriptor,
+        regions=regions,
+        local=decoded.local,
     )

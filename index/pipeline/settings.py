@@ -29,6 +29,7 @@ class EngineSettings:
     inlier_saturation: int = 50
     mirror_retry_below: int = 12
     checkpoint_every: int = 256
+    retain_days: int = 365
 
     def __post_init__(self) -> None:
         if self.whitening_min_images < self.whitening_dim:
@@ -41,6 +42,8 @@ class EngineSettings:
             raise ValueError("checkpoint_every must be at least 1")
         if self.inlier_saturation < 1:
             raise ValueError("inlier_saturation must be at least 1")
+        if self.retain_days < 1:
+            raise ValueError("retain_days must be at least 1")
 
     @property
     def index_policy(self) -> IndexPolicy:

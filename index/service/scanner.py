@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from index.batch.reports import scan_line
-from index.engine import Engine, Rejected, source_name
+from index.engine import Engine, Inspection, Rejected, source_name
 from index.service.archives import ScanPlan, allowed_folder, plan_archive, plan_folder, read_entry, read_file
+from index.service.followup import FollowUp
 from index.service.scans import ScanLog, ScanRecord, ScanStatus
 from index.service.uploads import Upload, check_pixels
 from index.store.files import write_atomic
@@ -44,7 +45,10 @@ class Scanner:
     file becomes one error row, never a failed scan. A scan fails only when nothing can be searched.
     """
 
-    def __init__(self, engine: Engine, log: ScanLog, spool: Path, limits: ScanLimits) -> None:
+    def __init__(
+        self, engine: Engine, log: ScanLog, spool: Path, limits: ScanLimits, follow_up: FollowUp
+    ) -> None:
+        self.follow_up = follow_up
         self.engine = engine
         self.log = log
         self.spool = spool
@@ -103,8 +107,9 @@ class Scanner:
             for start in range(0, len(plan.names), batch):
                 if self._stopping.is_set():
                     return
-                lines = self._inspect(plan.names[start : start + batch], reader)
+                lines, kept = self._inspect(plan.names[start : start + batch], reader)
                 self.log.add_results(scan_id, start, lines)
+                self.follow_up.scanned(scan_id, start, kept)
         except LanternGuardError as exc:
             self.log.set_status(scan_id, ScanStatus.FAILED, str(exc))
             return
@@ -115,8 +120,12 @@ class Scanner:
         self.log.set_status(scan_id, ScanStatus.FINISHED)
         logger.info("scan %d finished: %d image(s)", scan_id, len(plan.names))
 
-    def _inspect(self, names: list[str], reader: Callable[[str], bytes]) -> list[dict[str, Any]]:
+    def _inspect(
+        self, names: list[str], reader: Callable[[str], bytes]
+    ) -> tuple[list[dict[str, Any]], list[tuple[int, str, bytes, Inspection]]]:
+        """Return the batch's result lines, and (position, name, bytes, result) of its readable images."""
         lines: list[dict[str, Any]] = [{} for _ in names]
+        kept: list[tuple[int, str, bytes, Inspection]] = []
         readable: list[tuple[int, bytes]] = []
         for position, name in enumerate(names):
             try:
@@ -127,9 +136,11 @@ class Scanner:
                 lines[position] = scan_line(Rejected(name, str(exc)))
         if readable:
             results = self.engine.inspect_many([data for _, data in readable])
-            for (position, _), result in zip(readable, results, strict=True):
+            for (position, data), result in zip(readable, results, strict=True):
                 name = names[position]
                 if isinstance(result, Rejected):
                     result = Rejected(name, f"{name}: {result.reason.removeprefix(_BYTES_NAME)}")
+                else:
+                    kept.append((position, name, data, result))
                 lines[position] = scan_line(result, image=name)
-        return lines
+        return lines, kept

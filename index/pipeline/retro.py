@@ -1,0 +1,120 @@
+"""Looking back: one design's views against every kept photo, scored as a live inspection would score them.
+
+Three steps, cheapest first. (1) The photo index gives the `shortlist` photos whose global
+descriptor is nearest any of the design's views (raw descriptors, exact search). (2) Each of those
+is scored in the live index's space (whitened once the registry is large enough), over its global
+and regional descriptors against every view: the appearance score a live inspection would give
+this design. (3) A photo whose appearance could still reach `review` once verified (appearance +
+1 >= review) is verified against the design's best view with the same `verify` (and mirrored
+retry) a live inspection uses, and fused with the same `fuse`. The verdict uses the thresholds of
+the current regime. Nothing is re-embedded and no other design is looked at, so a look-back costs
+one search and a few hundred verifications, not a re-inspection of every photo.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.matching.ranking import fuse
+from index.matching.verdict import Thresholds, Verdict
+from index.matching.verification import unique_inliers
+from index.pipeline.inspection import Inspector
+from index.search.photos import PhotoIndex
+from index.store.photos import PhotoStore
+
+DEFAULT_SHORTLIST = 200
+
+
+@dataclass(frozen=True)
+class LookBackHit:
+    """A kept photo that a design's views match: its photo id and sha256, the view, scores, verdict."""
+
+    photo_id: int
+    sha256: str
+    image_id: int
+    appearance: float
+    inliers: int
+    score: float
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class LookBack:
+    """What one look-back searched, verified and found (`hits`: verdict match or review, best first)."""
+
+    design_pk: int
+    photos: int
+    shortlisted: int
+    verified: int
+    hits: list[LookBackHit]
+    seconds: float
+
+
+class Retrospector:
+    """Scores one design against the kept photos with the inspector's own verification and fusion."""
+
+    def __init__(
+        self,
+        inspector: Inspector,
+        photos: PhotoIndex,
+        store: PhotoStore,
+        thresholds: Callable[[], Thresholds],
+    ) -> None:
+        self.inspector = inspector
+        self.photos = photos
+        self.store = store
+        self.thresholds = thresholds
+
+    def look_back(self, design_pk: int, shortlist: int = DEFAULT_SHORTLIST) -> LookBack:
+        """Return the kept photos that the design's searchable views match (none for a withdrawn design)."""
+        started = time.perf_counter()
+        live, registry = self.inspector.live, self.inspector.registry
+        with live.lock:
+            view_ids = sorted(i for i, pk in live.design_of.items() if pk == design_pk)
+            raw = registry.vectors_of(view_ids, live.fingerprint)
+            view_ids = [i for i in view_ids if i in raw]
+            sha_of = {i: live.sha_of[i] for i in view_ids}
+            raw_views = np.stack([raw[i] for i in view_ids]) if view_ids else np.zeros((0, 0), np.float32)
+            views = live.project(raw_views) if view_ids else raw_views
+            thresholds = self.thresholds()
+            project = live.project
+        total = self.photos.count
+        if not view_ids or total == 0:
+            return LookBack(design_pk, total, 0, 0, [], time.perf_counter() - started)
+        _, ids = self.photos.nearest(raw_views, shortlist)
+        kept = self.store.get(ids.tolist())
+        hits: list[LookBackHit] = []
+        verified = 0
+        for photo in kept:
+            described = project(np.vstack([photo.vector[None, :], photo.regions]))
+            agreement = described @ views.T
+            row, column = np.unravel_index(int(np.argmax(agreement)), agreement.shape)
+            appearance = float(agreement[row, column])
+            image_id = view_ids[int(column)]
+            inliers = 0
+            if appearance + 1.0 >= thresholds.review:
+                inliers, checked = self._inliers(photo.sha256, image_id, sha_of)
+                verified += checked
+            score = fuse(appearance, inliers, self.inspector.settings.inlier_saturation)
+            verdict = thresholds.verdict(score)
+            if verdict is not Verdict.NO_MATCH:
+                hit = LookBackHit(photo.id, photo.sha256, image_id, appearance, inliers, score, verdict)
+                hits.append(hit)
+        hits.sort(key=lambda h: -h.score)
+        return LookBack(design_pk, total, len(kept), verified, hits, time.perf_counter() - started)
+
+    def _inliers(self, sha256: str, image_id: int, sha_of: dict[int, str]) -> tuple[int, int]:
+        """Return (verified inliers of the photo against one view, 1 when it was verified else 0)."""
+        inspector = self.inspector
+        local = inspector.local.get(sha256)
+        if local is None or not inspector.settings.verify_top_k:
+            return 0, 0
+        reference = inspector._reference_features(image_id, sha_of)
+        if reference is None:
+            return 0, 0
+        check = inspector._check(local, [reference])[0]
+        return (unique_inliers([check])[0] if check is not None else 0), 1

@@ -1,0 +1,138 @@
+"""What follows a verdict: the photo is kept for look-backs, alerts go to the firms whose designs it names.
+
+The desk and the scanner each make one call here after they recorded a result; a look-back makes
+one when it is done. Every `match` or `review` naming a firm's design becomes an alert (audited,
+and queued for the firm's webhooks) unless reviewer feedback suppresses it (index/service/feedback.py).
+Keeping the photo or raising an alert never fails the inspection that led to it: a failure is
+logged and the inspection stands.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from index.engine import Engine, Inspection, LookBack
+from index.matching.verdict import Verdict
+from index.service.alerts import AlertLog, AlertRecord, How, NewAlert, Sighting
+from index.service.audit import Actor, AuditLog
+from index.service.delivery import Dispatcher
+from index.service.feedback import Feedback
+from index.service.inspections import InspectionRecord
+from index.service.scans import ScanLog
+from index.service.webhooks import Webhooks
+
+logger = logging.getLogger(__name__)
+
+SYSTEM = Actor("lanternguard", role="system")
+"""Who the audit log names for what the service does by itself (alerts it raises)."""
+
+
+class FollowUp:
+    """Keeps photos, raises alerts and queues their webhooks; `payload` gives an alert's public JSON."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        alerts: AlertLog,
+        feedback: Feedback,
+        hooks: Webhooks,
+        dispatcher: Dispatcher,
+        audit: AuditLog,
+        scans: ScanLog,
+        payload: Callable[[AlertRecord], dict[str, Any]],
+    ) -> None:
+        self.engine = engine
+        self.alerts = alerts
+        self.feedback = feedback
+        self.hooks = hooks
+        self.dispatcher = dispatcher
+        self.audit = audit
+        self.scans = scans
+        self.payload = payload
+
+    def inspected(self, record: InspectionRecord, result: Inspection) -> list[AlertRecord]:
+        """Keep an inspection's photo and alert the owners of the designs it names. Returns the alerts."""
+        try:
+            self.engine.keep_photo(result)
+            return self._live(result, How.INSPECTION, Sighting(inspection_id=record.id))
+        except Exception:
+            logger.exception("inspection %d: keeping its photo or raising its alerts failed", record.id)
+            return []
+
+    def scanned(self, scan_id: int, start: int, items: list[tuple[int, str, bytes, Inspection]]) -> None:
+        """Keep a scan batch's readable images (position in batch, name, bytes, result) and alert owners."""
+        try:
+            for _, _, data, result in items:
+                self.engine.blobs.put(data)
+                self.engine.keep_photo(result)
+            self.scans.add_photos(scan_id, [(start + p, name, r.sha256) for p, name, _, r in items])
+            for position, name, _, result in items:
+                self._live(result, How.SCAN, Sighting(scan_id=scan_id, item=f"{start + position}:{name}"))
+        except Exception:
+            logger.exception("scan %d: keeping its images or raising their alerts failed", scan_id)
+
+    def looked_back(self, retro_id: int, look: LookBack) -> tuple[int, int]:
+        """Raise alerts for what a look-back found. Returns (alerts raised, hits suppressed or known)."""
+        new, skipped = [], 0
+        vectors = self.engine.photo_store.get([h.photo_id for h in look.hits])
+        by_id = {p.id: p.vector for p in vectors}
+        for hit in look.hits:
+            if self.alerts.known(look.design_pk, hit.sha256):
+                skipped += 1
+                continue
+            if self.feedback.suppresses(look.design_pk, hit.sha256, by_id.get(hit.photo_id)):
+                skipped += 1
+                continue
+            source = self.alerts.sighting(hit.sha256)
+            alert = NewAlert(
+                look.design_pk,
+                How.RETRO,
+                source,
+                hit.sha256,
+                hit.image_id,
+                hit.verdict.value,
+                hit.score,
+                retro_id,
+            )
+            new.append(alert)
+        return len(self._store(new)), skipped
+
+    def marked(self, alert: AlertRecord) -> None:
+        """Tell the firm's webhooks that an alert was marked."""
+        if alert.owner is not None:
+            self.hooks.enqueue(alert.owner, "alert.updated", alert.id, {"alert": self.payload(alert)})
+            self.dispatcher.wake()
+
+    def _live(self, result: Inspection, how: How, source: Sighting) -> list[AlertRecord]:
+        thresholds = self.engine.thresholds
+        new = []
+        for match in result.matches:
+            verdict = thresholds.verdict(match.score)
+            if verdict is Verdict.NO_MATCH or match.design.owner is None:
+                continue
+            if self.feedback.suppresses(match.design.pk, result.sha256, result.descriptor):
+                logger.info(
+                    "alert of %s for %s suppressed by a rejection", result.sha256[:12], match.design.design_id
+                )
+                continue
+            new.append(
+                NewAlert(
+                    match.design.pk, how, source, result.sha256, match.image_id, verdict.value, match.score
+                )
+            )
+        return self._store(new)
+
+    def _store(self, new: list[NewAlert]) -> list[AlertRecord]:
+        if not new:
+            return []
+        stored = self.alerts.create(new)
+        for alert in stored:
+            detail = {"design_id": alert.design_id, "how": alert.how.value, "verdict": alert.verdict,
+                      "score": round(alert.score, 4)}  # fmt: skip
+            self.audit.record(SYSTEM, "alert.create", str(alert.id), 0, detail)
+            if alert.owner is not None:
+                self.hooks.enqueue(alert.owner, "alert.created", alert.id, {"alert": self.payload(alert)})
+        self.dispatcher.wake()
+        return stored
