@@ -9,7 +9,7 @@ from api.errors import EXIT_OK
 from api.services import Services
 from api.settings import load_service_settings, resolve_home
 from index.errors import IndexNotReady
-from index.service.alerts import AlertLog, AlertRecord, AlertState
+from index.service.alerts import AlertLog, AlertRecord, AlertState, How
 from index.store.database import Database
 from index.store.schema import REGISTRY_FILE
 
@@ -35,7 +35,7 @@ def cmd_retro(args: argparse.Namespace) -> int:
             raise IndexNotReady(f"the engine could not be loaded: {services.failure}")
         design = services.registry.design(args.design_id)
         run = services.retro.run_now(design, "command line")
-        found = services.alerts.of_retro(run.id)
+        found = [a for a in services.alerts.page(None, 1000, 0, design_pk=design.pk)[0] if a.how is How.RETRO]
         services.audit.record(cli_actor(), "retro.run", args.design_id, EXIT_OK, {"alerts": run.alerts})
     finally:
         services.close()
@@ -48,6 +48,7 @@ def cmd_retro(args: argparse.Namespace) -> int:
         f"shortlisted {run.shortlisted}, verified {run.verified}, found {run.found}, "
         f"already alerted or suppressed {run.suppressed}, new alerts {run.alerts}, {run.seconds or 0:.2f} s"
     )
+    print(f"{len(found)} alert(s) of this design found by looking back (this run and earlier ones):")
     for alert in found:
         print("  " + _line(alert))
     return EXIT_OK

@@ -15,6 +15,11 @@ FROM alerts a JOIN designs d ON d.id = a.design_pk LEFT JOIN firms f ON f.id = d
 """
 
 
+def scan_item(position: int, name: str) -> str:
+    """Return how an alert names one image of a scan: its position in the scan and its name."""
+    return f"{position}:{name}"
+
+
 class How(StrEnum):
     """How an alert was found: a live inspection, a batch scan, or a look-back at kept photos."""
 
@@ -170,9 +175,10 @@ class AlertLog:
         if row and row[0] is not None:
             return Sighting(inspection_id=int(row[0]))
         row = self._db.row(
-            "SELECT scan_id, item FROM scan_photos WHERE sha256 = ? ORDER BY scan_id DESC, position LIMIT 1",
+            "SELECT scan_id, position, item FROM scan_photos WHERE sha256 = ?"
+            " ORDER BY scan_id DESC, position LIMIT 1",
             (sha256,),
         )
         if row is None:
             raise InvalidInput(f"photo {sha256[:12]} is kept but no inspection or scan records it")
-        return Sighting(scan_id=int(row[0]), item=str(row[1]))
+        return Sighting(scan_id=int(row[0]), item=scan_item(int(row[1]), str(row[2])))

@@ -15,7 +15,7 @@ from typing import Any
 
 from index.engine import Engine, Inspection, LookBack
 from index.matching.verdict import Verdict
-from index.service.alerts import AlertLog, AlertRecord, How, NewAlert, Sighting
+from index.service.alerts import AlertLog, AlertRecord, How, NewAlert, Sighting, scan_item
 from index.service.audit import Actor, AuditLog
 from index.service.delivery import Dispatcher
 from index.service.feedback import Feedback
@@ -69,7 +69,9 @@ class FollowUp:
                 self.engine.keep_photo(result)
             self.scans.add_photos(scan_id, [(start + p, name, r.sha256) for p, name, _, r in items])
             for position, name, _, result in items:
-                self._live(result, How.SCAN, Sighting(scan_id=scan_id, item=f"{start + position}:{name}"))
+                self._live(
+                    result, How.SCAN, Sighting(scan_id=scan_id, item=scan_item(start + position, name))
+                )
         except Exception:
             logger.exception("scan %d: keeping its images or raising their alerts failed", scan_id)
 
