@@ -13,7 +13,7 @@ from index.matching.verification import Verification
 from index.pipeline.inspection import Inspection, Inspector, Match
 from index.pipeline.photos import Decoder, Rejected, source_name
 from index.pipeline.registration import MAX_VIEWS, Registrar, Registration, RegistrationFailed
-from index.pipeline.retro import DEFAULT_SHORTLIST, LookBack, Retrospector
+from index.pipeline.retro import DEFAULT_SHORTLIST, LookBack, Retrospector, Traffic
 from index.pipeline.settings import EngineSettings
 from index.search.live import LiveIndex
 from index.search.photos import PhotoIndex
@@ -83,8 +83,9 @@ class Engine:
         )
         self.photo_store = PhotoStore(self.registry.db, self.fingerprint, self.embedder.dim)
         self.photos = PhotoIndex(self.photo_store)
+        self._traffic = Traffic()
         self._retrospector = Retrospector(
-            self._inspector, self.photos, self.photo_store, lambda: self.thresholds
+            self._inspector, self.photos, self.photo_store, lambda: self.thresholds, self._traffic
         )
 
     def close(self) -> None:
@@ -159,7 +160,8 @@ class Engine:
         Stages: appearance search of the whole photo and of its regions, geometric verification of
         the best `verify_top_k` designs, fused scores, verdict. Raises IndexNotReady when empty.
         """
-        return self._inspector.inspect_decoded(self._decoder.decode_all(sources))
+        with self._traffic.inspecting():
+            return self._inspector.inspect_decoded(self._decoder.decode_all(sources))
 
     def inspect_batches(
         self, sources: Sequence[ImageSource], batch: int
@@ -174,9 +176,11 @@ class Engine:
             return
         ahead = self._decoder.decode_later(chunks[0])
         for following in [*chunks[1:], None]:
-            decoded = [future.result() for future in ahead]
-            ahead = self._decoder.decode_later(following) if following is not None else []
-            yield self._inspector.inspect_decoded(decoded)
+            with self._traffic.inspecting():
+                decoded = [future.result() for future in ahead]
+                ahead = self._decoder.decode_later(following) if following is not None else []
+                results = self._inspector.inspect_decoded(decoded)
+            yield results
 
     def explain(self, photo: ImageSource, image_id: int) -> Verification | None:
         """Return how a photo agrees geometrically with one reference view (for evidence pictures).

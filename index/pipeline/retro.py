@@ -13,8 +13,10 @@ one search and a few hundred verifications, not a re-inspection of every photo.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +29,43 @@ from index.search.photos import PhotoIndex
 from index.store.photos import PhotoStore
 
 DEFAULT_SHORTLIST = 200
+GIVE_WAY_S = 0.25
+"""Longest a look-back waits for live inspections to finish before it takes its next step."""
+
+
+class Traffic:
+    """Counts live inspections in flight, so that a look-back gives way to them.
+
+    Why: a look-back runs Python between its NumPy, FAISS and OpenCV calls, and with the GIL a
+    lower thread priority alone does not keep it from slowing an inspection on another core. So
+    before each step (the photo search, each photo's scoring and verification) it waits until no
+    inspection runs, at most GIVE_WAY_S: under a steady stream of inspections it still advances
+    by one step each GIVE_WAY_S.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._idle = threading.Event()
+        self._idle.set()
+
+    @contextmanager
+    def inspecting(self) -> Iterator[None]:
+        """Mark a live inspection in flight for the length of the block."""
+        with self._lock:
+            self._running += 1
+            self._idle.clear()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                if self._running == 0:
+                    self._idle.set()
+
+    def give_way(self) -> None:
+        """Wait until no live inspection runs (at most GIVE_WAY_S)."""
+        self._idle.wait(GIVE_WAY_S)
 
 
 @dataclass(frozen=True)
@@ -63,7 +102,9 @@ class Retrospector:
         photos: PhotoIndex,
         store: PhotoStore,
         thresholds: Callable[[], Thresholds],
+        traffic: Traffic,
     ) -> None:
+        self.traffic = traffic
         self.inspector = inspector
         self.photos = photos
         self.store = store
@@ -85,11 +126,13 @@ class Retrospector:
         total = self.photos.count
         if not view_ids or total == 0:
             return LookBack(design_pk, total, 0, 0, [], time.perf_counter() - started)
+        self.traffic.give_way()
         _, ids = self.photos.nearest(raw_views, shortlist)
         kept = self.store.get(ids.tolist())
         hits: list[LookBackHit] = []
         verified = 0
         for photo in kept:
+            self.traffic.give_way()
             described = project(np.vstack([photo.vector[None, :], photo.regions]))
             agreement = described @ views.T
             row, column = np.unravel_index(int(np.argmax(agreement)), agreement.shape)

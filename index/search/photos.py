@@ -40,6 +40,11 @@ class PhotoIndex:
             self._index = index
         return self._index
 
+    def reload(self) -> None:
+        """Forget the loaded index; the next use loads it from the store (rows written behind its back)."""
+        with self.lock:
+            self._index = None
+
     @property
     def count(self) -> int:
         """Return how many photos can be searched."""
