@@ -112,7 +112,6 @@ class Services:
                 feedback,
                 self.webhooks,
                 self.dispatcher,
-                self.audit,
                 self.scan_log,
                 alert_json,
             )

@@ -15,7 +15,7 @@ from pathlib import Path
 from index.engine import Engine, EngineSettings
 from index.errors import HomeInUse, Inconsistent
 from index.home.survey import Finding, Survey, survey
-from index.service.retention import expire_photos
+from index.service.retention import expire_photos, expiring
 from index.store.database import Database
 from index.store.files import ensure_folder
 from index.store.registry import Registry
@@ -112,13 +112,19 @@ def check(
 
 
 def _expire(home: Path, retain_days: int) -> int:
-    """Remove photos past the retention period (index/service/retention.py). Returns how many."""
-    with home_lock(home, exclusive=True):
-        database = Database(home / REGISTRY_FILE)
-        try:
+    """Remove photos past the retention period (index/service/retention.py). Returns how many.
+
+    The home is locked only when there is something to remove, so that a check of a home that a
+    service holds still reports (the service removes old photos itself, daily).
+    """
+    database = Database(home / REGISTRY_FILE)
+    try:
+        if not expiring(database, retain_days):
+            return 0
+        with home_lock(home, exclusive=True):
             return len(expire_photos(database, home, retain_days).sha256s)
-        finally:
-            database.close()
+    finally:
+        database.close()
 
 
 _FILE_KINDS = frozenset({"temporary-file", "orphan-blob", "orphan-features", "orphan-spool", "stray-file"})

@@ -1,8 +1,10 @@
 """What follows a verdict: the photo is kept for look-backs, alerts go to the firms whose designs it names.
 
 The desk and the scanner each make one call here after they recorded a result; a look-back makes
-one when it is done. Every `match` or `review` naming a firm's design becomes an alert (audited,
-and queued for the firm's webhooks) unless reviewer feedback suppresses it (index/service/feedback.py).
+one when it is done. Every `match` or `review` naming a firm's design becomes an alert (queued
+for the firm's webhooks) unless reviewer feedback suppresses it (index/service/feedback.py). The
+audit log has the action that led to it (the inspection, the scan, the registration that queued a
+look-back) and each mark the firm makes; alerts themselves are records, with their `found_at`.
 Keeping the photo or raising an alert never fails the inspection that led to it: a failure is
 logged and the inspection stands.
 """
@@ -16,7 +18,6 @@ from typing import Any
 from index.engine import Engine, Inspection, LookBack
 from index.matching.verdict import Verdict
 from index.service.alerts import AlertLog, AlertRecord, How, NewAlert, Sighting, scan_item
-from index.service.audit import Actor, AuditLog
 from index.service.delivery import Dispatcher
 from index.service.feedback import Feedback
 from index.service.inspections import InspectionRecord
@@ -24,9 +25,6 @@ from index.service.scans import ScanLog
 from index.service.webhooks import Webhooks
 
 logger = logging.getLogger(__name__)
-
-SYSTEM = Actor("lanternguard", role="system")
-"""Who the audit log names for what the service does by itself (alerts it raises)."""
 
 
 class FollowUp:
@@ -39,7 +37,6 @@ class FollowUp:
         feedback: Feedback,
         hooks: Webhooks,
         dispatcher: Dispatcher,
-        audit: AuditLog,
         scans: ScanLog,
         payload: Callable[[AlertRecord], dict[str, Any]],
     ) -> None:
@@ -48,7 +45,6 @@ class FollowUp:
         self.feedback = feedback
         self.hooks = hooks
         self.dispatcher = dispatcher
-        self.audit = audit
         self.scans = scans
         self.payload = payload
 
@@ -131,9 +127,6 @@ class FollowUp:
             return []
         stored = self.alerts.create(new)
         for alert in stored:
-            detail = {"design_id": alert.design_id, "how": alert.how.value, "verdict": alert.verdict,
-                      "score": round(alert.score, 4)}  # fmt: skip
-            self.audit.record(SYSTEM, "alert.create", str(alert.id), 0, detail)
             if alert.owner is not None:
                 self.hooks.enqueue(alert.owner, "alert.created", alert.id, {"alert": self.payload(alert)})
         self.dispatcher.wake()

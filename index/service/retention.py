@@ -46,6 +46,11 @@ def cutoff_for(retain_days: int, now: datetime | None = None) -> str:
     return ((now or datetime.now(UTC)) - timedelta(days=retain_days)).isoformat(timespec="seconds")
 
 
+def expiring(database: Database, retain_days: int, now: datetime | None = None) -> list[str]:
+    """Return the sha256 of the photos last seen more than `retain_days` ago (changes nothing)."""
+    return [str(r[0]) for r in database.rows(_LAST_SEEN, (cutoff_for(retain_days, now),))]
+
+
 def expire_photos(database: Database, home: Path, retain_days: int, now: datetime | None = None) -> Expired:
     """Remove the photos last seen more than `retain_days` ago, with their descriptors and features.
 
@@ -53,7 +58,7 @@ def expire_photos(database: Database, home: Path, retain_days: int, now: datetim
     removes as orphans. Returns what was removed.
     """
     cutoff = cutoff_for(retain_days, now)
-    shas = [str(r[0]) for r in database.rows(_LAST_SEEN, (cutoff,))]
+    shas = expiring(database, retain_days, now)
     if not shas:
         return Expired(cutoff, [], [])
     photo_ids: list[int] = []
