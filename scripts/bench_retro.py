@@ -286,6 +286,9 @@ def main() -> None:
     parser.add_argument("--per-design", type=int, default=6, help="photos of each target design inspected")
     parser.add_argument("--unregistered", type=int, default=60, help="photos of nothing registered")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--parts", default="cost,near,agreement,speed", help="which parts to run (comma-separated)"
+    )
     args = parser.parse_args()
     targets, background, photos = sample(
         args.benchmark, args.designs, args.background, args.per_design, args.unregistered, args.seed
@@ -297,12 +300,17 @@ def main() -> None:
                   f"{len(photos)} photos\n")  # fmt: skip
             register(engine, background, "Background Co")
             results, keep_ms = inspect_and_keep(engine, [p for p, _ in photos])
-            print("\n".join(part_cost(engine, results, keep_ms)) + "\n")
-            print("\n".join(part_near_duplicates(engine, photos)) + "\n")
+            parts = set(args.parts.split(","))
+            if "cost" in parts:
+                print("\n".join(part_cost(engine, results, keep_ms)) + "\n")
+            if "near" in parts:
+                print("\n".join(part_near_duplicates(engine, photos)) + "\n")
             pks = register(engine, targets, "Target Co")
-            print("\n".join(part_agreement(engine, pks, photos)) + "\n")
-            paths = [p for p, _ in photos[:24]]
-            print("\n".join(part_speed(engine, next(iter(pks.values())), results, paths, args.photos)))
+            if "agreement" in parts:
+                print("\n".join(part_agreement(engine, pks, photos)) + "\n")
+            if "speed" in parts:
+                paths = [p for p, _ in photos[:24]]
+                print("\n".join(part_speed(engine, next(iter(pks.values())), results, paths, args.photos)))
         finally:
             engine.close()
 

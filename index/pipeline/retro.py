@@ -2,13 +2,16 @@
 
 Three steps, cheapest first. (1) The photo index gives the `shortlist` photos whose global
 descriptor is nearest any of the design's views (raw descriptors, exact search). (2) Each of those
-is scored in the live index's space (whitened once the registry is large enough), over its global
-and regional descriptors against every view: the appearance score a live inspection would give
-this design. (3) A photo whose appearance could still reach `review` once verified (appearance +
-1 >= review) is verified against the design's best view with the same `verify` (and mirrored
-retry) a live inspection uses, and fused with the same `fuse`. The verdict uses the thresholds of
-the current regime. Nothing is re-embedded and no other design is looked at, so a look-back costs
-one search and a few hundred verifications, not a re-inspection of every photo.
+searches the live index with its stored global and regional descriptors, exactly as a live
+inspection's appearance stage does: when the design is not among the photo's candidates, a live
+inspection would not list it; otherwise its rank and appearance score are the inspection's. (3)
+When it ranks within `verify_top_k`, the photo's kept SIFT features are verified against the
+design's best view with the same `verify` (and mirrored retry) a live inspection uses, and fused
+with the same `fuse`; the verdict uses the thresholds of the current regime. Nothing is
+re-embedded and only this design is verified, so a look-back costs one search of the photos, a
+small live search per shortlisted photo and at most `shortlist` verifications, not a
+re-inspection. What can differ from a re-inspection: a live inspection shares verified inliers
+among its top designs (`unique_inliers`); a look-back gives them all to this design.
 """
 
 from __future__ import annotations
@@ -21,16 +24,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.matching.ranking import fuse
-from index.matching.verdict import Thresholds, Verdict
+from index.matching.ranking import appearance_candidates, fuse
+from index.matching.verdict import MAX_MATCHES, DesignHit, Thresholds, Verdict
 from index.matching.verification import unique_inliers
 from index.pipeline.inspection import Inspector
 from index.search.photos import PhotoIndex
-from index.store.photos import PhotoStore
+from index.store.photos import PhotoDescriptor, PhotoStore
 
 DEFAULT_SHORTLIST = 200
 GIVE_WAY_S = 0.25
 """Longest a look-back waits for live inspections to finish before it takes its next step."""
+QUIET_S = 0.05
+"""How long no inspection must have run before a look-back steps in (inspections come in bursts)."""
 
 
 class Traffic:
@@ -39,8 +44,8 @@ class Traffic:
     Why: a look-back runs Python between its NumPy, FAISS and OpenCV calls, and with the GIL a
     lower thread priority alone does not keep it from slowing an inspection on another core. So
     before each step (the photo search, each photo's scoring and verification) it waits until no
-    inspection runs, at most GIVE_WAY_S: under a steady stream of inspections it still advances
-    by one step each GIVE_WAY_S.
+    inspection has run for QUIET_S, at most GIVE_WAY_S: under a steady stream of inspections it
+    still advances by one step each GIVE_WAY_S.
     """
 
     def __init__(self) -> None:
@@ -48,6 +53,7 @@ class Traffic:
         self._running = 0
         self._idle = threading.Event()
         self._idle.set()
+        self._ended = 0.0
 
     @contextmanager
     def inspecting(self) -> Iterator[None]:
@@ -61,11 +67,19 @@ class Traffic:
             with self._lock:
                 self._running -= 1
                 if self._running == 0:
+                    self._ended = time.monotonic()
                     self._idle.set()
 
     def give_way(self) -> None:
-        """Wait until no live inspection runs (at most GIVE_WAY_S)."""
-        self._idle.wait(GIVE_WAY_S)
+        """Wait until no live inspection has run for QUIET_S (at most GIVE_WAY_S)."""
+        deadline = time.monotonic() + GIVE_WAY_S
+        while (left := deadline - time.monotonic()) > 0:
+            if not self._idle.wait(left):
+                return
+            quiet = QUIET_S - (time.monotonic() - self._ended)
+            if quiet <= 0:
+                return
+            time.sleep(min(quiet, left))
 
 
 @dataclass(frozen=True)
@@ -120,9 +134,7 @@ class Retrospector:
             view_ids = [i for i in view_ids if i in raw]
             sha_of = {i: live.sha_of[i] for i in view_ids}
             raw_views = np.stack([raw[i] for i in view_ids]) if view_ids else np.zeros((0, 0), np.float32)
-            views = live.project(raw_views) if view_ids else raw_views
             thresholds = self.thresholds()
-            project = live.project
         total = self.photos.count
         if not view_ids or total == 0:
             return LookBack(design_pk, total, 0, 0, [], time.perf_counter() - started)
@@ -131,24 +143,45 @@ class Retrospector:
         kept = self.store.get(ids.tolist())
         hits: list[LookBackHit] = []
         verified = 0
+        settings = self.inspector.settings
         for photo in kept:
             self.traffic.give_way()
-            described = project(np.vstack([photo.vector[None, :], photo.regions]))
-            agreement = described @ views.T
-            row, column = np.unravel_index(int(np.argmax(agreement)), agreement.shape)
-            appearance = float(agreement[row, column])
-            image_id = view_ids[int(column)]
-            inliers = 0
-            if appearance + 1.0 >= thresholds.review:
+            rank, hit = self._candidate(photo, design_pk)
+            if hit is None:
+                continue
+            appearance, image_id, inliers = hit.score, hit.image_id, 0
+            if rank < settings.verify_top_k:
                 inliers, checked = self._inliers(photo.sha256, image_id, sha_of)
                 verified += checked
-            score = fuse(appearance, inliers, self.inspector.settings.inlier_saturation)
+            score = fuse(appearance, inliers, settings.inlier_saturation)
             verdict = thresholds.verdict(score)
             if verdict is not Verdict.NO_MATCH:
                 hit = LookBackHit(photo.id, photo.sha256, image_id, appearance, inliers, score, verdict)
                 hits.append(hit)
         hits.sort(key=lambda h: -h.score)
         return LookBack(design_pk, total, len(kept), verified, hits, time.perf_counter() - started)
+
+    def _candidate(self, photo: PhotoDescriptor, design_pk: int) -> tuple[int, DesignHit | None]:
+        """Return where the design ranks among the photo's appearance candidates, as a live inspection
+        ranks them (its global and regional descriptors against the live index), and its hit there.
+
+        (0, None) when the design is not among them: a live inspection would not list it.
+        """
+        s = self.inspector.settings
+        live = self.inspector.live
+        with live.lock:
+            scores, ids = live.search(photo.vector[None, :], s.neighbours)
+            score_rows, id_rows = [scores[0]], [ids[0]]
+            if len(photo.regions):
+                region_scores, region_ids = live.search(photo.regions, s.region_neighbours)
+                score_rows += list(region_scores)
+                id_rows += list(region_ids)
+            limit = max(MAX_MATCHES, s.verify_top_k)
+            candidates = appearance_candidates(score_rows, id_rows, live.design_of, limit)
+        for rank, hit in enumerate(candidates):
+            if hit.design_pk == design_pk:
+                return rank, hit
+        return 0, None
 
     def _inliers(self, sha256: str, image_id: int, sha_of: dict[int, str]) -> tuple[int, int]:
         """Return (verified inliers of the photo against one view, 1 when it was verified else 0)."""
