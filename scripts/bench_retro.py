@@ -186,7 +186,11 @@ def part_speed(
         with engine.registry.db.transaction() as db:
             db.execute("UPDATE photo_descriptors SET regions = ? WHERE id = ?", (regions, photo.id))
     engine.local._cache.clear()  # the timed look-backs read the features from disk, as after a restart
-    timed = [engine.look_back(design_pk) for _ in range(3)]
+    timed, cpu = [], []
+    for _ in range(3):
+        started = time.process_time()
+        timed.append(engine.look_back(design_pk))
+        cpu.append(time.process_time() - started)
     alone = _inspection_time(engine, paths)
     stop = threading.Event()
 
@@ -207,6 +211,7 @@ def part_speed(
         f"| kept photos searched | {loaded} ({kept} real + {count} synthetic) |",
         f"| first use: load the photo index from SQLite (s) | {load_s:.2f} |",
         f"| look-back (s), best / worst of 3 | {best:.2f} / {max(t.seconds for t in timed):.2f} |",
+        f"| CPU time of the process during the look-back (s), best of 3 | {min(cpu):.2f} |",
         f"| shortlisted / verified | {timed[0].shortlisted} / {timed[0].verified} |",
         f"| inspection of {len(paths)} dev photos alone (s) | {alone:.2f} |",
         f"| the same while look-backs run back to back at nice {RETRO_NICE} (s) | {beside:.2f} |",
