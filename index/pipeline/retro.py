@@ -32,7 +32,7 @@ from index.search.photos import PhotoIndex
 from index.store.photos import PhotoDescriptor, PhotoStore
 
 DEFAULT_SHORTLIST = 200
-GIVE_WAY_S = 0.25
+GIVE_WAY_S = 0.5
 """Longest a look-back waits for live inspections to finish before it takes its next step."""
 QUIET_S = 0.05
 """How long no inspection must have run before a look-back steps in (inspections come in bursts)."""
@@ -43,7 +43,8 @@ class Traffic:
 
     Why: a look-back runs Python between its NumPy, FAISS and OpenCV calls, and with the GIL a
     lower thread priority alone does not keep it from slowing an inspection on another core. So
-    before each step (the photo search, each photo's scoring and verification) it waits until no
+    before each step (each shard of the photo search, each photo's ranking and verification) it
+    waits until no
     inspection has run for QUIET_S, at most GIVE_WAY_S: under a steady stream of inspections it
     still advances by one step each GIVE_WAY_S.
     """
@@ -138,8 +139,7 @@ class Retrospector:
         total = self.photos.count
         if not view_ids or total == 0:
             return LookBack(design_pk, total, 0, 0, [], time.perf_counter() - started)
-        self.traffic.give_way()
-        _, ids = self.photos.nearest(raw_views, shortlist)
+        _, ids = self.photos.nearest(raw_views, shortlist, between=self.traffic.give_way)
         kept = self.store.get(ids.tolist())
         hits: list[LookBackHit] = []
         verified = 0
