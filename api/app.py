@@ -18,6 +18,8 @@ from starlette.types import Scope
 
 from api.audit_trail import AuditTrail
 from api.errors import install_error_handler
+from api.guards import AuthFailures, BodyDeadline, KeyGate, UploadCap
+from api.headers import SecurityHeaders
 from api.limits import BodyLimit
 from api.routes import (
     alerts,
@@ -39,6 +41,7 @@ from api.services import Services
 from api.settings import ServiceSettings
 from api.shedding import LoadShedder
 from index.service.audit import AuditLog
+from index.service.keys import KeyStore
 from model.embedder import Embedder
 
 logger = logging.getLogger(__name__)
@@ -105,6 +108,9 @@ def create_app(settings: ServiceSettings, embedder: Embedder | None = None) -> F
         )
 
     app.add_middleware(BodyLimit, limit_for=body_limit)
+    app.add_middleware(
+        BodyDeadline, grace_s=settings.body_grace_s, min_bytes_per_s=settings.body_min_bytes_per_s
+    )
     app.add_middleware(AuditTrail, audit_log=_audit_log)
     app.add_middleware(
         LoadShedder,
@@ -112,6 +118,10 @@ def create_app(settings: ServiceSettings, embedder: Embedder | None = None) -> F
         queue_timeout_s=settings.queue_timeout_s,
         retry_after_s=settings.retry_after_s,
     )
+    app.add_middleware(UploadCap, limit=settings.max_uploads_per_key, retry_after_s=settings.retry_after_s)
+    app.state.auth_failures = AuthFailures(settings.auth_failures_per_minute, 60.0)
+    app.add_middleware(KeyGate, stores=_key_stores, failures=app.state.auth_failures)
+    app.add_middleware(SecurityHeaders)
     routers = (
         health,
         designs,
@@ -138,6 +148,11 @@ def create_app(settings: ServiceSettings, embedder: Embedder | None = None) -> F
 def _audit_log(scope: Scope) -> AuditLog | None:
     services = getattr(scope["app"].state, "services", None)
     return services.audit if services is not None else None
+
+
+def _key_stores(scope: Scope) -> tuple[KeyStore, AuditLog] | None:
+    services = getattr(scope["app"].state, "services", None)
+    return (services.keys, services.audit) if services is not None else None
 
 
 def _serve_docs(app: FastAPI) -> None:

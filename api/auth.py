@@ -27,8 +27,13 @@ def current_key(
 ) -> KeyRecord:
     """Return the live key of the request (and note it for the audit trail).
 
-    Raises NotAuthenticated for a missing, unknown or revoked key.
+    `api.guards.KeyGate` has already checked it before the body was read and left it in the
+    request's state; an app without the gate checks it here. Raises NotAuthenticated for a
+    missing, unknown or revoked key.
     """
+    checked = getattr(request.state, KEY_STATE, None)
+    if isinstance(checked, KeyRecord):
+        return checked
     if credentials is None or not credentials.credentials.strip():
         raise NotAuthenticated("no API key: send the header `Authorization: Bearer KEY`")
     key = services.keys.authenticate(credentials.credentials.strip())

@@ -16,11 +16,13 @@ from api.progress import Progress, stage_bars
 from api.scan_output import ScanReport
 from api.services import Services
 from api.settings import ServiceSettings, engine_settings, load_service_settings, resolve_home
+from api.terminal import printable
 from index.batch.inputs import collect_scan_inputs, read_manifest
 from index.batch.reports import scan_line
 from index.engine import Engine, Inspection, Registration, RegistrationFailed
-from index.errors import InvalidInput
+from index.errors import HomeInUse, InvalidInput
 from index.evaluation.run import evaluate
+from index.home.maintenance import home_lock
 from index.matching.evidence import design_caption, render_evidence
 from index.service.keys import Role
 from index.store.registry import DesignFields
@@ -28,6 +30,10 @@ from model.errors import LanternGuardError
 from model.images import load_image
 
 SCAN_BATCH = 32
+UVICORN_KEEP_ALIVE_S = 5
+"""An idle connection between requests is closed after this long (bodies: api.guards.BodyDeadline)."""
+UVICORN_MAX_HEADERS_BYTES = 16 * 1024
+"""The largest request line and headers uvicorn buffers before answering 400."""
 
 
 def _open_engine(args: argparse.Namespace) -> Engine:
@@ -44,6 +50,20 @@ def cmd_register(args: argparse.Namespace) -> int:
         items = [(fields, list(args.images))]
     else:
         raise InvalidInput("give IMAGE... with --design-id ID, or --manifest FILE")
+    home = resolve_home(getattr(args, "home", None))
+    try:
+        with home_lock(home, exclusive=True):
+            return _register(args, items)
+    except HomeInUse as exc:
+        raise HomeInUse(
+            f"{home} is held by a running service (or a maintenance job): the service's index would not"
+            " see designs written behind its back. Register through its API instead (POST /api/v1/designs"
+            " with a firm key, docs/service.md), or stop the service and run this again"
+        ) from exc
+
+
+def _register(args: argparse.Namespace, items: list) -> int:
+    """Register the items on a home this process holds alone."""
     engine = _open_engine(args)
     trail = CliAudit(resolve_home(getattr(args, "home", None)))
     progress = Progress("register", sum(len(p) for _, p in items))
@@ -55,12 +75,12 @@ def cmd_register(args: argparse.Namespace) -> int:
                 error = {"error": str(result.error)}
                 trail.record("design.register", result.design_id, answer_for(result.error).exit_code, error)
                 failed.append(result)
-                print(f"error: design {result.design_id}: {result.error}", file=sys.stderr)
+                print(printable(f"error: design {result.design_id}: {result.error}"), file=sys.stderr)
                 continue
             registered += 1
             trail.record("design.register", result.design.design_id, EXIT_OK, {"added": len(result.added)})
             if args.acknowledge:
-                print(f"registered: {result.design.design_id}", flush=True)
+                print(printable(f"registered: {result.design.design_id}"), flush=True)
             skipped_images += _report_registration(result)
     finally:
         engine.close()
@@ -76,7 +96,7 @@ def cmd_register(args: argparse.Namespace) -> int:
 
 def _report_registration(result: Registration) -> int:
     for rejected in result.rejected:
-        print(f"skipped: {rejected.reason}", file=sys.stderr)
+        print(printable(f"skipped: {rejected.reason}"), file=sys.stderr)
     return len(result.rejected)
 
 
@@ -91,11 +111,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(scan_line(result)))
         return EXIT_OK
-    print(f"{result.source}: {result.verdict.value}")
+    print(printable(f"{result.source}: {result.verdict.value}"))
     for rank, match in enumerate(result.matches, start=1):
         design = match.design
         details = " · ".join(x for x in (design.title, design.owner) if x)
-        print(f"{rank:>3}. {match.score:7.4f}  {design.design_id}  {details}")
+        print(printable(f"{rank:>3}. {match.score:7.4f}  {design.design_id}  {details}"))
     return EXIT_OK
 
 
@@ -149,7 +169,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     if settings.demo:
         _print_demo_keys(settings, f"http://{args.host}:{args.port}")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        timeout_keep_alive=UVICORN_KEEP_ALIVE_S,
+        h11_max_incomplete_event_size=UVICORN_MAX_HEADERS_BYTES,
+    )
     return EXIT_OK
 
 
@@ -198,9 +225,8 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
         services.close()
     for r in records:
         state = f"revoked {r.revoked_at}" if r.revoked_at else "live"
-        print(
-            f"{r.id:>4}  {r.prefix}…  {r.role.value:<9}  {r.firm or '-':<24}  {r.label or '-':<12}  {state}"
-        )
+        who = f"{r.role.value:<9}  {r.firm or '-':<24}  {r.label or '-':<12}"
+        print(printable(f"{r.id:>4}  {r.prefix}…  {who}  {state}"))
     return EXIT_OK
 
 
@@ -293,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except LanternGuardError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(printable(f"error: {exc}"), file=sys.stderr)
         return answer_for(exc).exit_code
 
 

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from api.errors import EXIT_OK, answer_for
 from api.settings import engine_settings, resolve_home
+from api.terminal import printable
 from index.errors import Inconsistent
 from index.home.backup import backup, restore
 from index.home.maintenance import DEFAULT_GRACE_S, check, rebuild_index, require_home
@@ -83,9 +84,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"checked {home}: {counts}")
         for finding in before.findings:
             print(("repaired  " if report.repaired and finding not in after.findings else "found     ")
-                  + finding.line())  # fmt: skip
+                  + printable(finding.line()))  # fmt: skip
         for finding in after.findings if report.repaired else []:
-            print("left      " + finding.line())
+            print("left      " + printable(finding.line()))
         for path in after.deferred:
             print(f"deferred  {path}: changed less than {grace:g} s ago (a write may be in progress)")
         if report.expired:
@@ -138,8 +139,26 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    home = _home(args)
+    require_home(home)
+    database = Database(home / REGISTRY_FILE)
+    try:
+        log = AuditLog(database)
+        problems, count = log.verify(), log.count()
+    finally:
+        database.close()
+    for problem in problems:
+        print(printable(f"problem   {problem}"))
+    if problems:
+        print(f"{len(problems)} problem(s) in the audit log of {home}: it was edited outside LanternGuard")
+        return answer_for(Inconsistent("")).exit_code
+    print(f"the audit log of {home} is intact: {count} entr(ies), keyed chain and head anchor agree")
+    return EXIT_OK
+
+
 def add_maintenance_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Add `index rebuild`, `check`, `backup`, `restore` and `audit export` to the parser."""
+    """Add `index rebuild`, `check`, `backup`, `restore`, `audit export` and `audit verify` to the parser."""
     index = commands.add_parser("index", parents=[common], help="maintain the vector index")
     actions = index.add_subparsers(dest="action", required=True)
     rebuild = actions.add_parser("rebuild", parents=[common], help="rebuild the index from the registry")
@@ -167,3 +186,7 @@ def add_maintenance_commands(commands: argparse._SubParsersAction, common: argpa
     export.add_argument("--out", type=Path, help="a file (default: stdout)")
     export.add_argument("--after", type=int, default=0, help="only entries after this id")
     export.set_defaults(run=cmd_audit_export)
+    verify = audit_actions.add_parser(
+        "verify", parents=[common], help="check the keyed chain and head anchor of the audit log"
+    )
+    verify.set_defaults(run=cmd_audit_verify)

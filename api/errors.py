@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.schemas import ErrorPublic
@@ -16,10 +18,14 @@ from index.errors import (
     Forbidden,
     Inconsistent,
     IndexNotReady,
+    InvalidDesignData,
     InvalidInput,
     NotAuthenticated,
     Overloaded,
     PayloadTooLarge,
+    RateLimited,
+    RequestTimeout,
+    ScoreOutOfRange,
     UnknownDesign,
     UnknownRecord,
     UnsupportedMediaType,
@@ -43,6 +49,7 @@ EXIT_USAGE = 2
 _ANSWERS: dict[type[LanternGuardError], ErrorAnswer] = {
     InvalidInput: ErrorAnswer(http_status=400, exit_code=3),
     InvalidImage: ErrorAnswer(http_status=422, exit_code=4),
+    InvalidDesignData: ErrorAnswer(http_status=422, exit_code=3),
     UnknownDesign: ErrorAnswer(http_status=404, exit_code=5),
     DuplicateDesign: ErrorAnswer(http_status=409, exit_code=6),
     IndexNotReady: ErrorAnswer(http_status=503, exit_code=7),
@@ -55,6 +62,9 @@ _ANSWERS: dict[type[LanternGuardError], ErrorAnswer] = {
     UnsupportedMediaType: ErrorAnswer(http_status=415, exit_code=3),
     Inconsistent: ErrorAnswer(http_status=500, exit_code=11),
     Overloaded: ErrorAnswer(http_status=503, exit_code=12),
+    RateLimited: ErrorAnswer(http_status=429, exit_code=12),
+    RequestTimeout: ErrorAnswer(http_status=408, exit_code=3),
+    ScoreOutOfRange: ErrorAnswer(http_status=500, exit_code=11),
 }
 _FALLBACK = ErrorAnswer(http_status=500, exit_code=1)
 
@@ -102,6 +112,26 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc)
 
 
+MAX_MESSAGE = 300
+"""Longest message of one field error in a 422."""
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """Answer 422 with where and what is wrong, never the value that was sent.
+
+    Why: FastAPI's default echoes each bad value (`input`), so a file part without a filename came
+    back whole in the answer (up to the upload limit).
+    """
+    if not isinstance(exc, RequestValidationError):
+        raise exc
+    errors = [
+        {"type": e.get("type"), "loc": e.get("loc"), "msg": str(e.get("msg", ""))[:MAX_MESSAGE]}
+        for e in exc.errors()[:20]
+    ]
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
 def install_error_handler(app: FastAPI) -> None:
-    """Answer every domain error with its mapped status and `{"detail": message}`."""
+    """Answer every domain error with its mapped status and `{"detail": message}`; 422s without echoes."""
     app.add_exception_handler(LanternGuardError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)

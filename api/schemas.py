@@ -10,6 +10,7 @@ from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from index.service.catalogue import NewDesign
+from index.store.validation import design_problems
 
 API = "/api/v1"
 MAX_ROW = 2**63 - 1
@@ -42,10 +43,11 @@ class _DesignData(BaseModel):
         return value or None
 
     @model_validator(mode="after")
-    def _period(self) -> _DesignData:
-        start, end = getattr(self, "valid_from", None), getattr(self, "valid_until", None)
-        if start and end and end < start:
-            raise ValueError("valid_until must not be before valid_from")
+    def _rules(self) -> _DesignData:
+        """The rules of index.store.validation, on the fields sent (the catalogue checks the whole design)."""
+        problems = design_problems(self.model_dump(exclude_unset=True), require_number=False)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def stored(self, only_set: bool = False) -> dict[str, str | None]:

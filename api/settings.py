@@ -114,6 +114,14 @@ class ServiceSettings(EngineEnvironment):
     max_in_flight: int = Field(24, ge=1, le=1_000, description="API requests served at once; more are shed")
     queue_timeout_s: float = Field(5.0, ge=0, le=120, description="how long a request waits for a slot")
     retry_after_s: int = Field(2, ge=1, le=3_600, description="Retry-After of a shed request (503)")
+    max_uploads_per_key: int = Field(4, ge=1, le=1_000, description="request bodies one key may send at once")
+    auth_failures_per_minute: int = Field(
+        120, ge=1, le=100_000, description="failed keys one client may send a minute; more are 429"
+    )
+    body_grace_s: float = Field(10.0, gt=0, le=600, description="seconds a request body may take to start")
+    body_min_bytes_per_s: int = Field(
+        16_384, ge=1, description="slowest a request body may arrive after the grace (else 408)"
+    )
     demo: bool = False
     webhook_allow_private: bool = Field(
         False, description="let webhooks go to loopback, private, link-local and metadata addresses (tests)"

@@ -19,7 +19,8 @@ class LoadShedder:
 
     Why: on 2 cores a burst of inspections would otherwise queue on the thread pool until clients
     time out; a quick 503 tells them to come back, and health checks and pages stay outside the
-    bound so that the service still answers them while saturated.
+    bound so that the service still answers them while saturated. Only requests with a valid key
+    get here: `api.guards.KeyGate` runs outside it and answers the others from their headers.
     """
 
     def __init__(

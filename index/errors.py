@@ -35,6 +35,11 @@ class Conflict(LanternGuardError):
     """The request contradicts the stored state (a withdrawn design, a duplicate registration number)."""
 
 
+class InvalidDesignData(InvalidInput):
+    """Registration data breaks a rule: dates in order, a registration number, plain text (also in
+    firm names and key labels); see index/store/validation.py."""
+
+
 class PayloadTooLarge(InvalidInput):
     """An upload, or an archive's content, is over the configured size limit."""
 
@@ -55,6 +60,14 @@ class Overloaded(LanternGuardError):
         self.retry_after_s = retry_after_s
 
 
+class RateLimited(Overloaded):
+    """One client sent too much: failed keys, or uploads at once; retry after `retry_after_s` seconds."""
+
+
+class RequestTimeout(InvalidInput):
+    """A request body arrived too slowly; the request was dropped."""
+
+
 class Inconsistent(LanternGuardError):
     """The home holds inconsistencies that could not be repaired (see the check's report)."""
 
@@ -65,3 +78,18 @@ class HomeInUse(Conflict):
 
 class BackupError(InvalidInput):
     """A backup cannot be written there, or a folder is not an intact backup."""
+
+
+class CorruptDerivedData(Inconsistent):
+    """A derived file (index checkpoint, whitening, local features) does not match its recorded sha256.
+
+    Derived data is rebuilt from the registry when this is found; it reaches a caller only when the
+    rebuild itself is impossible.
+    """
+
+
+class ScoreOutOfRange(Inconsistent):
+    """A similarity score lies outside the range it can take: the index or its vectors are damaged.
+
+    Raised instead of answering a verdict; `lanternguard check` finds and rebuilds what is damaged.
+    """

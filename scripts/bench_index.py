@@ -78,7 +78,7 @@ def resident_bytes(index: VectorIndex | faiss.Index) -> int:
     with tempfile.TemporaryDirectory() as folder:
         if isinstance(index, VectorIndex):
             index.save(Path(folder), Sidecar("bench", index.dimension, index.count, 0, 0, now()), None)
-            path = Path(folder) / "vectors-g0.faiss"
+            (path,) = Path(folder).glob("vectors-g0-*.faiss")
         else:
             path = Path(folder) / "bench.faiss"
             faiss.write_index(index, str(path))

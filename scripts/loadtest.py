@@ -78,9 +78,12 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "api.cli", "serve", "--home", str(home), "--port", str(self.port)]
         self.log = (home.parent / f"server-{self.port}.log").open("w")
+        # every simulated client shares one key per role, so the per-key upload cap is lifted
+        shared_keys = {"LANTERNGUARD_MAX_UPLOADS_PER_KEY": "1000"}
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=self.log, stderr=subprocess.STDOUT
-        )
+            command, cwd=ROOT, env={**os.environ, **shared_keys, **(env or {})}, stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
 
     def wait_ready(self, timeout_s: float = 180) -> None:
         """Wait until /health/ready answers 200. Raises RuntimeError when it does not in time."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import socket
+import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -89,3 +93,46 @@ def running(home: Path, embedder: Embedder, keys: bool = True, **overrides: Any)
                 "firm_b": services.issue_key(Role.FIRM, FIRM_B, label="nanjing").secret,
             }
         yield service
+
+
+@dataclass
+class Served:
+    """An app served by uvicorn on a loopback port on a thread (real sockets), with a key per caller."""
+
+    url: str
+    port: int
+    services: Services
+    keys: dict[str, str]
+
+    def auth(self, who: str) -> dict[str, str]:
+        """Return the Authorization header of a caller: admin, inspector, firm_a or firm_b."""
+        return {"Authorization": f"Bearer {self.keys[who]}"}
+
+
+@contextmanager
+def serving(home: Path, embedder: Embedder, **overrides: Any) -> Iterator[Served]:
+    """Serve an app on `home` with uvicorn on 127.0.0.1 until the block ends."""
+    app = create_app(ServiceSettings(home=home, **overrides), embedder)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        services: Services = app.state.services
+        if not services.wait_ready(60):
+            raise RuntimeError(f"the service did not become ready: {services.failure}")
+        keys = {
+            "admin": services.issue_key(Role.ADMIN, label="root").secret,
+            "inspector": services.issue_key(Role.INSPECTOR, label="anna").secret,
+            "firm_a": services.issue_key(Role.FIRM, FIRM_A, label="zigong").secret,
+            "firm_b": services.issue_key(Role.FIRM, FIRM_B, label="nanjing").secret,
+        }
+        yield Served(f"http://127.0.0.1:{port}", port, services, keys)
+    finally:
+        server.should_exit = True
+        thread.join(30)

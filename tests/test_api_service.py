@@ -260,7 +260,9 @@ def test_the_cli_serves_and_prints_demo_keys(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     served = {}
-    monkeypatch.setattr("uvicorn.run", lambda app, host, port, log_level: served.update(app=app, port=port))
+    monkeypatch.setattr(
+        "uvicorn.run", lambda app, host, port, log_level, **_: served.update(app=app, port=port)
+    )
     home = str(tmp_path / "home")
     assert cli.main(["serve", "--home", home, "--demo", "--port", "8123"]) == 0
     out = capsys.readouterr().out

@@ -267,3 +267,25 @@ def test_the_api_docs_render_without_a_network(live: LiveServer, page: object) -
     page.click('.opblock-summary-path[data-path="/api/v1/inspections"] >> nth=0')
     page.wait_for_selector(".responses-table >> text=401")
     screenshot(page, "docs")
+
+
+def test_no_page_needs_what_its_content_security_policy_refuses(
+    live: LiveServer, keys: dict[str, str], page: object
+) -> None:
+    """The pages run under the policy of api/headers.py: no script, stylesheet, picture or API call
+    of theirs is refused (inline scripts and styles need the request's nonce; docs/service.md)."""
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    sign_in(page, live.url + "/", keys["inspector"])
+    for path in ("/", "/firm", "/scans"):
+        page.goto(live.url + path)
+        page.wait_for_load_state("networkidle")
+    blocked = [
+        m for m in refused if m.startswith(("Refused to execute", "Refused to load", "Refused to connect"))
+    ]
+    assert not blocked, blocked
+    policy = page.evaluate("async () => (await fetch('/')).headers.get('content-security-policy')")
+    assert "'nonce-" in policy and "frame-ancestors 'none'" in policy

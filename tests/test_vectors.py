@@ -65,7 +65,9 @@ def test_new_checkpoint_replaces_old_files(tmp_path: Path) -> None:
     index.save(tmp_path, sidecar(index, generation=1), None)
     index.add(np.array([5]), unit_rows(1, 4, 9))
     index.save(tmp_path, sidecar(index, generation=2), None)
-    assert [p.name for p in tmp_path.glob("vectors-*")] == ["vectors-g2.faiss"]
+    named = json.loads((tmp_path / "index.json").read_text())["files"]["vectors"]["name"]
+    assert [p.name for p in tmp_path.glob("vectors-*")] == [named]
+    assert named.startswith("vectors-g2-")
     assert VectorIndex.load(tmp_path)[0].count == 1
 
 

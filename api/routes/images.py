@@ -8,7 +8,7 @@ from api.auth import ReaderKey, owner_scope
 from api.errors import error_responses
 from api.schemas import API, RecordId
 from api.services import ServicesDep
-from api.uploads import media_type_of
+from api.uploads import stored_image
 from index.errors import Forbidden, IndexNotReady, NotAuthenticated, UnknownRecord
 
 router = APIRouter(prefix=f"{API}/images", tags=["designs"])
@@ -26,4 +26,4 @@ router = APIRouter(prefix=f"{API}/images", tags=["designs"])
 def reference_image(image_id: RecordId, key: ReaderKey, services: ServicesDep) -> Response:
     """Return a reference view's bytes as registered; another firm's view is 403."""
     _, data = services.catalogue.image(image_id, owner_scope(key))
-    return Response(data, media_type=media_type_of(data), headers={"Cache-Control": "private, max-age=86400"})
+    return stored_image(data, f"view-{image_id}")

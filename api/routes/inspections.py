@@ -11,7 +11,7 @@ from api.errors import error_responses
 from api.presenters import inspection_public
 from api.schemas import API, InspectionPublic, InspectionsPublic, Offset, Rank, RecordId, ReviewUpdate
 from api.services import ServicesDep
-from api.uploads import media_type_of, read_image
+from api.uploads import read_image, stored_image
 from index.errors import (
     Forbidden,
     IndexNotReady,
@@ -115,7 +115,7 @@ def review_match(
 def inspection_photo(inspection_id: RecordId, key: AuditKey, services: ServicesDep) -> Response:
     """Return the inspected photo as it was uploaded."""
     data = services.desk.photo(inspection_id)
-    return Response(data, media_type=media_type_of(data), headers={"Cache-Control": "private, max-age=86400"})
+    return stored_image(data, f"inspection-{inspection_id}")
 
 
 @router.get(

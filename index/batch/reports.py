@@ -27,16 +27,33 @@ def scan_line(result: Inspection | Rejected, image: str | None = None) -> dict[s
     }
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP, CSV injection)."""
+
+
+def csv_cell(value: Any) -> Any:
+    """Return a cell that no spreadsheet runs: text starting like a formula gets a leading `'`
+    (OWASP's CSV-injection guidance); numbers are kept as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def scan_csv(lines: Iterable[dict[str, Any]]) -> str:
-    """Return scan lines as CSV: the best design and score, all matches as `id:score;...`, the error."""
+    """Return scan lines as CSV: the best design and score, all matches as `id:score;...`, the error.
+
+    Every text cell goes through `csv_cell`, so an entry named `=HYPERLINK(...)` stays text; rows end
+    with CRLF (RFC 4180), so a cell holding a CR or LF is quoted and cannot start a row of its own.
+    """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for line in lines:
         matches = line.get("matches") or []
         best = matches[0] if matches else {}
         writer.writerow(
-            [
+            csv_cell(cell)
+            for cell in [
                 line["image"],
                 line.get("verdict") or "",
                 best.get("design_id", ""),

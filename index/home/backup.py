@@ -16,6 +16,7 @@ from pathlib import Path
 from index.errors import BackupError
 from index.home.maintenance import home_lock, require_home
 from index.home.survey import SHA256, TEMPORARY
+from index.service.audit_seal import HEAD_IN_BACKUP, KEY_FILE, Head, anchor_path, read_head, write_head
 from index.store.database import utc_now
 from index.store.files import ensure_folder, fsync_folder, write_json_atomic
 from index.store.schema import REGISTRY_FILE, blob_hashes, row_count
@@ -65,21 +66,24 @@ def _fsync_tree(root: Path) -> None:
         fsync_folder(folder)
 
 
-def _snapshot_database(source: Path, target: Path) -> tuple[set[str], int, int]:
-    """Copy the registry with SQLite's online backup; return its blob hashes, designs and images."""
+def _snapshot_database(source: Path, target: Path) -> tuple[set[str], int, int, Head | None]:
+    """Copy the registry with SQLite's online backup; return its blob hashes, designs, images and
+    the head of its audit log."""
     with closing(sqlite3.connect(source, timeout=30.0)) as src, closing(sqlite3.connect(target)) as dst:
         src.backup(dst)
         dst.execute("PRAGMA journal_mode=DELETE")
         hashes = blob_hashes(dst)
         designs, images = row_count(dst, "designs"), row_count(dst, "images")
-    return hashes, designs, images
+        last = dst.execute("SELECT id, digest FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+    return hashes, designs, images, Head(int(last[0]), str(last[1])) if last else None
 
 
 def backup(home: Path, dest: Path) -> BackupSummary:
     """Write a consistent backup of `home` to the new folder `dest`; safe while the service runs.
 
     The registry is copied with SQLite's online backup API; then every image blob it refers to
-    (blobs are immutable), and the index checkpoint. A manifest with each file's sha256 is written
+    (blobs are immutable), the index checkpoint, the audit key and the audit log's head anchor
+    (`audit-head.json`, the snapshot's last entry). A manifest with each file's sha256 is written
     last and the folder appears under its name only when complete. Returns the BackupSummary.
     Raises BackupError when `dest` exists and is not empty.
     """
@@ -90,9 +94,17 @@ def backup(home: Path, dest: Path) -> BackupSummary:
     staging = dest.parent / f".{dest.name}.partial-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
-        hashes, designs, images = _snapshot_database(home / REGISTRY_FILE, staging / REGISTRY_FILE)
+        hashes, designs, images, head = _snapshot_database(home / REGISTRY_FILE, staging / REGISTRY_FILE)
         database = staging / REGISTRY_FILE
         files = {REGISTRY_FILE: {"sha256": _hash(database), "size": database.stat().st_size}}
+        if (home / KEY_FILE).is_file():
+            digest, size = _copy(home / KEY_FILE, staging / KEY_FILE)
+            os.chmod(staging / KEY_FILE, 0o600)
+            files[KEY_FILE] = {"sha256": digest, "size": size}
+        if head is not None:
+            write_head(staging / HEAD_IN_BACKUP, head)
+            path = staging / HEAD_IN_BACKUP
+            files[HEAD_IN_BACKUP] = {"sha256": _hash(path), "size": path.stat().st_size}
         missing = []
         for sha in sorted(hashes):
             relative = f"images/{sha[:2]}/{sha}"
@@ -164,6 +176,7 @@ def verify_backup(source: Path) -> dict:
 def restore(source: Path, home: Path) -> Path | None:
     """Replace `home` with the backup in `source`, after verifying it; the old home is kept aside.
 
+    The audit anchor beside the home becomes the backup's (its log ends where the backup's did).
     Returns where the previous home was moved (None when there was none). Raises BackupError for
     a damaged backup, HomeInUse while a service or maintenance job holds the home.
     """
@@ -185,6 +198,8 @@ def restore(source: Path, home: Path) -> Path | None:
             shutil.rmtree(home)
         os.replace(staging, home)
         fsync_folder(home.parent)
+        write_head(anchor_path(home), read_head(home / HEAD_IN_BACKUP))
+        (home / HEAD_IN_BACKUP).unlink(missing_ok=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

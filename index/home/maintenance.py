@@ -127,7 +127,9 @@ def _expire(home: Path, retain_days: int) -> int:
         database.close()
 
 
-_FILE_KINDS = frozenset({"temporary-file", "orphan-blob", "orphan-features", "orphan-spool", "stray-file"})
+_FILE_KINDS = frozenset(
+    {"temporary-file", "orphan-blob", "orphan-features", "corrupt-features", "orphan-spool", "stray-file"}
+)
 
 
 def _repair_files(home: Path, found: Survey) -> None:

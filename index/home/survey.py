@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sqlite3
 import time
@@ -11,7 +10,12 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.search.vectors import SIDECAR, VectorIndex
+from index.errors import CorruptDerivedData
+from index.search.vectors import SIDECAR, VectorIndex, checkpoint_files, named_files
+from index.service.audit import COLUMNS, entry_of_row, verify_entries
+from index.service.audit_seal import anchor_path, load_key, read_head
+from index.store.features import features_intact
+from index.store.files import file_sha256
 from index.store.schema import REGISTRY_FILE, blob_hashes, cited_ids, row_count
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -113,11 +117,7 @@ def _files(folder: Path) -> Iterator[Path]:
 
 
 def _blob_ok(path: Path, sha256: str) -> bool:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest() == sha256
+    return file_sha256(path) == sha256
 
 
 def survey(home: Path, fingerprint: str, grace_s: float = 0.0, verify_blobs: bool = True) -> Survey:
@@ -134,9 +134,10 @@ def survey(home: Path, fingerprint: str, grace_s: float = 0.0, verify_blobs: boo
     _survey_files(home, found, young)
     _survey_spool(home / "scans", snap, found, young)
     _survey_blobs(home / "images", snap, found, young, verify_blobs)
-    _survey_features(home / "features", snap, found, young)
+    _survey_features(home / "features", snap, found, young, verify_blobs)
     _survey_rows(snap, found)
     _survey_index(home / "index", snap, found, fingerprint)
+    _survey_audit(home, found)
     found.counts.update(
         designs=len(snap.designs), images=len(snap.images), searchable=len(snap.active_ids),
         inspections=snap.inspections, generation=snap.generation,
@@ -195,11 +196,18 @@ def _survey_blobs(folder: Path, snap: _Snapshot, found: Survey, young: float, ve
         )
 
 
-def _survey_features(folder: Path, snap: _Snapshot, found: Survey, young: float) -> None:
-    """Local features are derived from stored views and kept photos: a file of neither is debris."""
+def _survey_features(folder: Path, snap: _Snapshot, found: Survey, young: float, verify: bool) -> None:
+    """Local features are derived from stored views and kept photos: a file of neither is debris, a
+    file whose bytes no longer match the sha256 it carries is damaged (removed; re-extracted when
+    next needed for a view)."""
     views = {sha for _, _, sha in snap.images} | snap.photos
     for path in _files(folder):
-        if TEMPORARY.match(path.name) or (path.suffix == ".npz" and path.stem in views):
+        if TEMPORARY.match(path.name):
+            continue
+        if path.suffix == ".npz" and path.stem in views:
+            if verify and not path.is_symlink() and not features_intact(path):
+                detail = "its bytes do not match the sha256 it carries (re-extracted when next needed)"
+                found.findings.append(Finding("corrupt-features", str(path), detail))
             continue
         if path.lstat().st_mtime > young:
             found.deferred.append(path)
@@ -226,9 +234,15 @@ def _survey_index(folder: Path, snap: _Snapshot, found: Survey, fingerprint: str
         return
     try:
         index, sidecar, _ = VectorIndex.load(folder)
+    except CorruptDerivedData as exc:
+        found.findings.append(Finding("corrupt-index", str(folder), f"the checkpoint is damaged ({exc})"))
+        return
     except (OSError, ValueError, TypeError, RuntimeError, KeyError) as exc:
         found.findings.append(Finding("index", str(folder), f"the checkpoint cannot be read ({exc})"))
         return
+    if not sidecar.verified:
+        detail = "the checkpoint carries no checksums (written by an earlier version)"
+        found.findings.append(Finding("index", str(folder), detail))
     if sidecar.fingerprint.split("|")[0] != fingerprint:
         detail = f"built with {sidecar.fingerprint}, the current model is {fingerprint}"
         found.findings.append(Finding("index", str(folder), detail))
@@ -249,7 +263,23 @@ def _survey_index(folder: Path, snap: _Snapshot, found: Survey, fingerprint: str
     if absent:
         detail = f"{len(absent)} searchable image(s) not in the index (e.g. image {min(absent)})"
         found.findings.append(Finding("index", str(folder), detail))
-    stem = f"-g{sidecar.generation}."
-    for path in [*folder.glob("vectors-g*.faiss"), *folder.glob("whitening-g*.npz")]:
-        if stem not in path.name:
+    named = named_files(folder, sidecar)
+    for path in checkpoint_files(folder):
+        if path.name not in named:
             found.findings.append(Finding("stray-file", str(path), "a file of an earlier checkpoint"))
+
+
+def _survey_audit(home: Path, found: Survey) -> None:
+    """The audit log's keyed chain and head anchor (index/service/audit_seal.py); never repairable."""
+    try:
+        key, head = load_key(home), read_head(anchor_path(home))
+    except (OSError, ValueError, KeyError) as exc:
+        found.findings.append(
+            Finding("audit", "audit log", f"its key or anchor is unreadable ({exc})", False)
+        )
+        return
+    with closing(sqlite3.connect(f"file:{home / REGISTRY_FILE}?mode=ro", uri=True, timeout=30.0)) as db:
+        rows = db.execute(f"SELECT {COLUMNS} FROM audit_log ORDER BY id")
+        problems = verify_entries((entry_of_row(r) for r in rows), key, head)
+    for problem in problems:
+        found.findings.append(Finding("audit", "audit log", problem, repairable=False))

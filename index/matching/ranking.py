@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from index.errors import ScoreOutOfRange
 from index.matching.verdict import MAX_MATCHES, DesignHit, rank_designs
 from index.matching.verification import Verification, unique_inliers
 
@@ -53,12 +54,23 @@ def appearance_candidates(
     return rank_designs(scores, ids, design_of, limit=limit)
 
 
+SLACK = 1e-3
+"""Float rounding allowed past the bounds of a cosine and of the fused score."""
+
+
 def fuse(appearance: float, inliers: int, saturation: int) -> float:
     """Return the fused score: appearance cosine plus verified inliers, saturating at `saturation`.
 
-    Range: [-1, 2]. An unverified candidate keeps its appearance score.
+    Range: [-1, 2]. An unverified candidate keeps its appearance score. Raises ScoreOutOfRange for
+    an appearance outside [-1, 1] or a fused score outside [-1, 2] (damaged data, never a verdict).
     """
-    return appearance + min(inliers, saturation) / saturation
+    fused = appearance + min(max(inliers, 0), saturation) / saturation
+    if not (-1.0 - SLACK <= appearance <= 1.0 + SLACK and -1.0 - SLACK <= fused <= 2.0 + SLACK):
+        raise ScoreOutOfRange(
+            f"a fused score of {fused:.4g} (appearance {appearance:.4g}) is outside [-1, 2]: the index or"
+            " its vectors are damaged; run `lanternguard check`"
+        )
+    return fused
 
 
 def rerank(

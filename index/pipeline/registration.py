@@ -65,6 +65,7 @@ class Registrar:
     ) -> Iterator[Registration | RegistrationFailed]:
         """Register many designs, embedding their images in batches; yield one result per design.
 
+        Images already stored for their design (a retry) are neither embedded nor stored again.
         A design that cannot be registered (no readable image, too many images, a duplicate with
         `create_only`) yields a RegistrationFailed and changes nothing; the others go on.
         `progress` is called with the number of images handled. The index settles at the end.
@@ -94,15 +95,27 @@ class Registrar:
         progress: Callable[[int], None] | None,
     ) -> Iterator[Registration | RegistrationFailed]:
         decoded = self.decoder.decode_all([s for _, sources in batch for s in sources])
-        good = [d for d in decoded if isinstance(d, Decoded)]
-        vectors = iter(self.embedder.embed([d.image for d in good]))
+        stored = self.registry.stored_hashes([fields.design_id for fields, _ in batch])
+        fresh: list[Decoded] = []
+        position = 0
+        for fields, sources in batch:
+            known = stored.get(fields.design_id.strip(), set())
+            for d in decoded[position : position + len(sources)]:
+                if isinstance(d, Decoded) and sha256_of(d.data) not in known:
+                    fresh.append(d)
+            position += len(sources)
+        vectors = dict(zip(map(id, fresh), self.embedder.embed([d.image for d in fresh]), strict=True))
         position = 0
         for fields, sources in batch:
             mine = decoded[position : position + len(sources)]
             position += len(sources)
             rejected = [d for d in mine if isinstance(d, Rejected)]
             images = [d for d in mine if isinstance(d, Decoded)]
-            new = [NewImage(sha256_of(d.data), d.image.width, d.image.height, next(vectors)) for d in images]
+            new = [
+                NewImage(sha256_of(d.data), d.image.width, d.image.height, vectors[id(d)])
+                for d in images
+                if id(d) in vectors
+            ]
             if progress:
                 progress(len(sources))
             if not images:
@@ -110,7 +123,7 @@ class Registrar:
                 yield RegistrationFailed(fields.design_id, InvalidImage(f"no readable image: {reasons}"))
                 continue
             try:
-                yield self._store(fields, images, new, rejected, create_only)
+                yield self._store(fields, [d for d in images if id(d) in vectors], new, rejected, create_only)
             except LanternGuardError as exc:
                 yield RegistrationFailed(fields.design_id, exc)
 
@@ -127,7 +140,9 @@ class Registrar:
             if decoded.local is not None:
                 self.local.put(digest, decoded.local)
         with self.live.lock:
-            design, added = self.registry.add_images(fields, new, self.live.fingerprint, create_only)
+            design, added = self.registry.add_images(
+                fields, new, self.live.fingerprint, create_only, max_images=MAX_VIEWS
+            )
             if design.withdrawn_at is None and added:
                 by_id = {image.sha256: image.vector for image in new}
                 vectors = np.stack([by_id[self.registry.image_sha256(i)] for i in added])

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from index.errors import CorruptDerivedData
 from index.search.vectors import Sidecar, VectorIndex, now
 from index.store.blobs import BlobStore
 from index.store.registry import Registry
@@ -68,8 +69,16 @@ class LiveIndex:
     def _open(self) -> None:
         try:
             index, sidecar, whitening = VectorIndex.load(self.folder)
+        except CorruptDerivedData as exc:
+            logger.warning("the index checkpoint is damaged (%s): rebuilding from the registry", exc)
+            self.rebuild()
+            return
         except (OSError, ValueError, TypeError, RuntimeError) as exc:
             logger.info("no usable index checkpoint (%s): rebuilding from the registry", exc)
+            self.rebuild()
+            return
+        if not sidecar.verified:
+            logger.info("the index checkpoint carries no checksums (an earlier version): rebuilding")
             self.rebuild()
             return
         if sidecar.fingerprint != self.recipe or sidecar.generation != self.registry.generation():

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,9 @@ from typing import Any
 import faiss
 import numpy as np
 
+from index.errors import CorruptDerivedData, ScoreOutOfRange
 from index.search.ann import IndexBudget, IndexKind, IndexPlan, compact, plan_index, train_ivf, tune_nprobe
-from index.store.files import ensure_folder, write_atomic, write_json_atomic
+from index.store.files import ensure_folder, file_sha256, write_atomic, write_json_atomic
 from model.whitening import Whitening
 
 logger = logging.getLogger(__name__)
@@ -25,6 +27,11 @@ SIDECAR = "index.json"
 ADD_BLOCK = 65_536
 SINGLE_THREAD_MAX = 64
 """Searches of at most this many queries run on the calling thread only (see `_one_thread`)."""
+EXACT_SLACK = 1e-3
+"""How far past [-1, 1] float rounding may put an exact inner product of unit vectors."""
+APPROXIMATE_SLACK = 0.25
+"""How far past [-1, 1] an IVF-PQ estimate may stray (its codes approximate the vectors); beyond it the
+index is damaged. Scores within the slack are clipped to [-1, 1]."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,14 @@ class Sidecar:
     recall_at_10: float = 1.0
     planted_recall: float = 1.0
     recall_queries: int = 0
+    files: dict[str, dict[str, str]] | None = field(default=None, compare=False)
+    """Each checkpoint file (`vectors`, `whitening`) by role: its `name` and `sha256`; filled in by
+    `VectorIndex.save`. None in a sidecar written before checksums (such a checkpoint is rebuilt)."""
+
+    @property
+    def verified(self) -> bool:
+        """Return whether this sidecar records the checksum of every file it names."""
+        return self.files is not None and "vectors" in self.files
 
     @classmethod
     def from_json(cls, payload: dict[str, Any]) -> Sidecar:
@@ -168,9 +183,27 @@ class VectorIndex:
             return empty.astype(np.float32), empty.astype(np.int64)
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if len(queries) > SINGLE_THREAD_MAX:
-            return self._index.search(queries, k)
-        with _one_thread():
-            return self._index.search(queries, k)
+            scores, ids = self._index.search(queries, k)
+        else:
+            with _one_thread():
+                scores, ids = self._index.search(queries, k)
+        return self._bounded(scores, ids), ids
+
+    def _bounded(self, scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Return the scores clipped to [-1, 1] once they are shown to be cosines of unit vectors.
+
+        Raises ScoreOutOfRange when a found neighbour's score is not finite or lies beyond the
+        slack of this index kind: damaged vectors must never become a verdict.
+        """
+        found = scores[ids >= 0]
+        slack = EXACT_SLACK if self.kind is IndexKind.FLAT else APPROXIMATE_SLACK
+        wrong = found[~(np.abs(found) <= 1 + slack)]
+        if wrong.size:
+            raise ScoreOutOfRange(
+                f"the index returned a similarity of {float(wrong[0]):.4g}, outside [-1, 1]: its vectors"
+                " are damaged; run `lanternguard check` to rebuild it"
+            )
+        return np.clip(scores, -1.0, 1.0)
 
     def ids(self) -> set[int] | None:
         """Return the registry image ids this index holds (None for a kind that cannot list them).
@@ -206,30 +239,38 @@ class VectorIndex:
         }
 
     def save(self, folder: Path, sidecar: Sidecar, whitening: Whitening | None) -> None:
-        """Write the index and whitening under names of this generation, then the sidecar last.
+        """Write the index and whitening under new names of this generation, then the sidecar last.
 
-        The sidecar (with this index's own description filled in) is the commit point: a crash
-        before it leaves the previous checkpoint intact.
+        Every save picks fresh file names (`vectors-g<generation>-<random>.faiss`), so a rebuild of
+        the same generation never overwrites the files the current sidecar names. The sidecar, with
+        this index's description and each file's sha256, is the commit point: a crash before it
+        leaves the previous checkpoint intact. Files the new sidecar does not name are removed after.
         """
         ensure_folder(folder)
-        stem = f"g{sidecar.generation}"
-        write_atomic(folder / f"vectors-{stem}.faiss", lambda p: faiss.write_index(self._index, str(p)))
+        stem = f"g{sidecar.generation}-{secrets.token_hex(4)}"
+        vectors = folder / f"vectors-{stem}.faiss"
+        write_atomic(vectors, lambda p: faiss.write_index(self._index, str(p)))
+        files = {"vectors": {"name": vectors.name, "sha256": file_sha256(vectors)}}
         if whitening is not None:
-            write_atomic(
-                folder / f"whitening-{stem}.npz",
-                lambda p: np.savez(p.open("wb"), **whitening.to_arrays()),
-            )
-        write_json_atomic(folder / SIDECAR, asdict(replace(sidecar, **self.describe())))
-        for old in [*folder.glob("vectors-g*.faiss"), *folder.glob("whitening-g*.npz")]:
-            if not old.name.endswith(f"-{stem}{old.suffix}"):
+            matrix = folder / f"whitening-{stem}.npz"
+            write_atomic(matrix, lambda p: np.savez(p.open("wb"), **whitening.to_arrays()))
+            files["whitening"] = {"name": matrix.name, "sha256": file_sha256(matrix)}
+        write_json_atomic(folder / SIDECAR, asdict(replace(sidecar, **self.describe(), files=files)))
+        named = {entry["name"] for entry in files.values()}
+        for old in checkpoint_files(folder):
+            if old.name not in named:
                 old.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, folder: Path) -> tuple[VectorIndex, Sidecar, Whitening | None]:
-        """Return the last saved checkpoint. Raises FileNotFoundError or ValueError if unusable."""
+        """Return the last saved checkpoint, each file checked against the sha256 its sidecar records.
+
+        A sidecar written before checksums loads unverified (`Sidecar.verified` is False). Raises
+        CorruptDerivedData when a file's bytes differ from its recorded sha256, FileNotFoundError or
+        ValueError when the checkpoint is otherwise unusable.
+        """
         sidecar = Sidecar.from_json(json.loads((folder / SIDECAR).read_text()))
-        stem = f"g{sidecar.generation}"
-        raw = faiss.read_index(str(folder / f"vectors-{stem}.faiss"))
+        raw = faiss.read_index(str(_checked(folder, sidecar, "vectors")))
         index = cls(raw.d)
         index._index, index.kind, index._factory = raw, IndexKind(sidecar.kind), sidecar.factory
         index.trained_on, index.recall_at_10 = sidecar.trained_on, sidecar.recall_at_10
@@ -243,9 +284,48 @@ class VectorIndex:
             raise ValueError("the index file does not agree with its sidecar")
         whitening = None
         if sidecar.whitening_samples:
-            with np.load(folder / f"whitening-{stem}.npz", allow_pickle=False) as arrays:
+            with np.load(_checked(folder, sidecar, "whitening"), allow_pickle=False) as arrays:
                 whitening = Whitening.from_arrays(dict(arrays))
         return index, sidecar, whitening
+
+
+def checkpoint_files(folder: Path) -> list[Path]:
+    """Return every vectors and whitening file in a checkpoint folder, named by a sidecar or not."""
+    return sorted([*folder.glob("vectors-g*.faiss"), *folder.glob("whitening-g*.npz")])
+
+
+def named_files(folder: Path, sidecar: Sidecar) -> set[str]:
+    """Return the names of the checkpoint files a sidecar uses (those of an unverified one: by generation)."""
+    if sidecar.files is not None:
+        return {entry["name"] for entry in sidecar.files.values()}
+    return {p.name for p in (_legacy(folder, sidecar, role) for role in ("vectors", "whitening")) if p}
+
+
+def _legacy(folder: Path, sidecar: Sidecar, role: str) -> Path | None:
+    """Return the one file of `role` of the sidecar's generation (sidecars without a `files` map)."""
+    suffix = "faiss" if role == "vectors" else "npz"
+    exact = folder / f"{role}-g{sidecar.generation}.{suffix}"
+    found = [exact] if exact.exists() else sorted(folder.glob(f"{role}-g{sidecar.generation}-*.{suffix}"))
+    return found[0] if len(found) == 1 else None
+
+
+def _checked(folder: Path, sidecar: Sidecar, role: str) -> Path:
+    """Return the path of a checkpoint file once its bytes match the sha256 the sidecar records."""
+    if sidecar.files is None:
+        path = _legacy(folder, sidecar, role)
+        if path is None:
+            raise FileNotFoundError(f"no {role} file of generation {sidecar.generation} in {folder}")
+        return path
+    entry = sidecar.files.get(role)
+    if entry is None:
+        raise ValueError(f"the sidecar names no {role} file")
+    path = folder / Path(entry["name"]).name
+    actual = file_sha256(path)
+    if actual != entry["sha256"]:
+        raise CorruptDerivedData(
+            f"{path.name}: its sha256 is {actual[:12]}..., its sidecar recorded {entry['sha256'][:12]}..."
+        )
+    return path
 
 
 @contextmanager

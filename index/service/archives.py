@@ -47,10 +47,25 @@ def _check_entry(info: zipfile.ZipInfo) -> None:
         raise InvalidInput(f"archive entry {name!r} is a nested archive: unpack it first")
 
 
+DIRECTORY_ENTRY_BYTES = 46 + 1024
+"""The most central-directory bytes allowed per entry: its fixed 46 bytes, and name, extra field and
+comment together up to 1 KiB (real archives use far less)."""
+
+
 def declared_entries(handle: BinaryIO) -> int | None:
     """Return how many entries a zip's end record declares (zip64 too), read before its directory is.
 
     Returns None when there is no end record (ZipFile then says what is wrong).
+    """
+    declared = declared_directory(handle)
+    return None if declared is None else declared[0]
+
+
+def declared_directory(handle: BinaryIO) -> tuple[int, int] | None:
+    """Return (entries, central directory bytes) as a zip's end record declares them (zip64 too).
+
+    Why the size too: ZipFile reads and parses as many bytes as the end record says the directory
+    has, whatever entry count it claims. Returns None when there is no end record.
     """
     handle.seek(0, 2)
     size = handle.tell()
@@ -61,17 +76,22 @@ def declared_entries(handle: BinaryIO) -> int | None:
     at = tail.rfind(_END)
     if at < 0 or len(tail) - at < 22:
         return None
-    (total,) = struct.unpack("<H", tail[at + 10 : at + 12])
+    total, directory = struct.unpack("<HI", tail[at + 10 : at + 16])
     locator = at - 20
-    if total != 0xFFFF or locator < 0 or tail[locator : locator + 4] != _END64_LOCATOR:
-        return total
+    if (
+        (total != 0xFFFF and directory != 0xFFFFFFFF)
+        or locator < 0
+        or tail[locator : locator + 4] != _END64_LOCATOR
+    ):
+        return total, directory
     (offset,) = struct.unpack("<Q", tail[locator + 8 : locator + 16])
     handle.seek(offset)
     record = handle.read(56)
     handle.seek(0)
-    if len(record) < 40 or record[:4] != _END64:
-        return total
-    return int(struct.unpack("<Q", record[32:40])[0])
+    if len(record) < 48 or record[:4] != _END64:
+        return total, directory
+    entries, size = struct.unpack("<QQ", record[32:48])
+    return int(entries), int(size)
 
 
 def plan_archive(
@@ -80,7 +100,8 @@ def plan_archive(
     """Check a zip archive before anything is stored and list the images it holds.
 
     `max_entries` (default: twice `max_images` plus 1000) bounds every entry, images or not, and is
-    checked from the end record before the central directory is read. Returns the ScanPlan. Raises
+    checked from the end record before the central directory is read; so is the directory's size,
+    which may not exceed DIRECTORY_ENTRY_BYTES per declared entry. Returns the ScanPlan. Raises
     InvalidInput for a file that is not a zip, an entry with an absolute or `..` path, a symbolic
     link, an encrypted or nested archive, or no image at all; PayloadTooLarge when the number of
     entries, the unpacked size or the number of images is over the limit.
@@ -89,13 +110,20 @@ def plan_archive(
     try:
         if isinstance(source, Path):
             with source.open("rb") as handle:
-                declared = declared_entries(handle)
+                declared = declared_directory(handle)
         else:
-            declared = declared_entries(source)
+            declared = declared_directory(source)
     except OSError as exc:
         raise InvalidInput(f"not a readable zip archive ({exc})") from exc
-    if declared is not None and declared > limit:
-        raise PayloadTooLarge(f"the archive holds {declared} entries, over the limit of {limit}")
+    if declared is not None:
+        entries_declared, directory = declared
+        if entries_declared > limit:
+            raise PayloadTooLarge(f"the archive holds {entries_declared} entries, over the limit of {limit}")
+        if directory > min(entries_declared, limit) * DIRECTORY_ENTRY_BYTES:
+            raise PayloadTooLarge(
+                f"the archive's directory is {directory} bytes, more than {entries_declared} entries need:"
+                " it hides more entries than it declares"
+            )
     try:
         with zipfile.ZipFile(source) as archive:
             entries = [info for info in archive.infolist() if not info.is_dir()]

@@ -13,6 +13,7 @@ from index.errors import Conflict, DuplicateDesign, Forbidden, InvalidInput, Unk
 from index.service.design_records import ReferenceImage, ServiceRegistry
 from index.service.uploads import Upload, check_images
 from index.store.registry import DesignFields, DesignRecord
+from index.store.validation import check_design
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class Catalogue:
         Returns the design once it is durable and searchable. Raises InvalidInput, InvalidImage, or
         Conflict when a design that is not withdrawn has the same registration number.
         """
+        check_design(vars(design), require_number=True)
         _check_count(len(images), 0)
         check_images(images, self.max_pixels)
         fields = DesignFields(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from index.errors import InvalidInput, UnknownDesign, UnknownRecord
+from index.errors import Conflict, InvalidInput, UnknownDesign, UnknownRecord
 from index.store.registry import _DESIGN_SELECT, DesignRecord, Registry
+from index.store.validation import check_design, refuse_control
 
 EDITABLE_FIELDS = frozenset({"registration_number", "title", "locarno_class", "valid_from", "valid_until"})
 
@@ -51,6 +52,7 @@ class ServiceRegistry(Registry):
         """Return the firm with this name, creating it when new. Raises InvalidInput for an empty name."""
         if not name or not name.strip():
             raise InvalidInput("a firm name must not be empty")
+        refuse_control("a firm name", name)
         with self.transaction() as db:
             self._firm_id(db, name)
         return self.firm(name.strip())
@@ -96,7 +98,10 @@ class ServiceRegistry(Registry):
     def update_design(self, design_id: str, changes: Mapping[str, str | None]) -> DesignRecord:
         """Change descriptive fields of a design (not its views or owner). Returns the new record.
 
-        Raises UnknownDesign, or InvalidInput for a field that cannot be changed.
+        The design as it will be (stored fields with the changes) must pass the same rules as a new
+        design (`index.store.validation.check_design`); that check and the withdrawn check are made in
+        the transaction that writes. Raises UnknownDesign, Conflict for a withdrawn design,
+        InvalidInput for a field that cannot be changed, InvalidDesignData for data that breaks a rule.
         """
         unknown = set(changes) - EDITABLE_FIELDS
         if unknown:
@@ -105,7 +110,14 @@ class ServiceRegistry(Registry):
         if changes:
             assignments = ", ".join(f"{name} = ?" for name in sorted(changes))
             values = [changes[name] for name in sorted(changes)]
+            names = sorted(EDITABLE_FIELDS)
             with self.transaction() as db:
+                row = db.execute(
+                    f"SELECT withdrawn_at, {', '.join(names)} FROM designs WHERE design_id = ?", (design_id,)
+                ).fetchone()
+                if row[0] is not None:
+                    raise Conflict(f"design {design_id} was withdrawn on {row[0]} and is kept as is")
+                check_design({**dict(zip(names, row[1:], strict=True)), **changes}, require_number=True)
                 db.execute(f"UPDATE designs SET {assignments} WHERE design_id = ?", [*values, design_id])
         return self.design(design_id)
 

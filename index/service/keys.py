@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from index.errors import InvalidInput, NotAuthenticated, UnknownRecord
 from index.store.database import Database, utc_now
+from index.store.validation import refuse_control
 
 KEY_PREFIX = "lg_"
 SHOWN_CHARS = 10
@@ -70,6 +71,7 @@ class KeyStore:
         """Issue a key. Returns the IssuedKey. Raises InvalidInput when the role and firm disagree."""
         if (role is Role.FIRM) != (firm_id is not None):
             raise InvalidInput("a firm key needs a firm, and only a firm key may have one")
+        refuse_control("a key label", label)
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         with self._db.transaction() as db:
             cursor = db.execute(

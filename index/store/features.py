@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -9,10 +11,41 @@ from pathlib import Path
 from index.store.files import write_bytes_atomic
 from model.local import LocalFeatures
 
+logger = logging.getLogger(__name__)
+
+MAGIC = b"LGF1"
+"""Start of a features file: these 4 bytes, the 32-byte sha256 of the rest, then the .npz bytes."""
+_HEADER = len(MAGIC) + 32
+
+
+def seal(payload: bytes) -> bytes:
+    """Return the file bytes of a features payload: magic, its sha256, the payload."""
+    return MAGIC + hashlib.sha256(payload).digest() + payload
+
+
+def unseal(data: bytes) -> bytes:
+    """Return the payload of sealed file bytes. Raises ValueError when the magic or the sha256 disagree
+    (damaged, or written before features carried checksums)."""
+    payload = data[_HEADER:]
+    if data[: len(MAGIC)] != MAGIC or hashlib.sha256(payload).digest() != data[len(MAGIC) : _HEADER]:
+        raise ValueError("the features file does not match the sha256 it carries")
+    return payload
+
+
+def features_intact(path: Path) -> bool:
+    """Return whether a stored features file matches the sha256 it carries."""
+    try:
+        unseal(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return True
+
 
 class LocalFeatureStore:
     """Derived data keyed by image sha256 and recipe: missing files are recomputed by the caller.
 
+    Each file carries the sha256 of its payload (see `seal`): a file that no longer matches it (or
+    predates it) reads as missing, so the caller re-extracts and `put` overwrites it.
     Why a cache: verification reads the same popular reference views again and again.
     """
 
@@ -26,10 +59,10 @@ class LocalFeatureStore:
         return self.root / sha256[:2] / f"{sha256}.npz"
 
     def put(self, sha256: str, features: LocalFeatures) -> None:
-        """Store the features of a view durably and cache them."""
+        """Store the features of a view durably (replacing a damaged file) and cache them."""
         path = self._path(sha256)
-        if not path.exists():
-            write_bytes_atomic(path, features.to_bytes())
+        if not features_intact(path):
+            write_bytes_atomic(path, seal(features.to_bytes()))
         self._remember(sha256, features)
 
     def get(self, sha256: str) -> LocalFeatures | None:
@@ -38,9 +71,13 @@ class LocalFeatureStore:
             if sha256 in self._cache:
                 self._cache.move_to_end(sha256)
                 return self._cache[sha256]
+        path = self._path(sha256)
         try:
-            features = LocalFeatures.from_bytes(self._path(sha256).read_bytes())
-        except (OSError, ValueError, KeyError):
+            features = LocalFeatures.from_bytes(unseal(path.read_bytes()))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError) as exc:
+            logger.warning("local features %s are unusable (%s): re-extracting them", path.name, exc)
             return None
         self._remember(sha256, features)
         return features

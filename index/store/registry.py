@@ -5,13 +5,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from index.errors import DuplicateDesign, InvalidInput, UnknownDesign
+from index.errors import Conflict, DuplicateDesign, InvalidInput, UnknownDesign
 from index.store.database import Database, utc_now
+from index.store.validation import check_design, refuse_control
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class Registry:
     def _firm_id(self, db: sqlite3.Connection, name: str | None) -> int | None:
         if name is None or not name.strip():
             return None
+        refuse_control("a firm name", name)
         db.execute(
             "INSERT INTO firms(name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
             (name.strip(), utc_now()),
@@ -101,23 +103,37 @@ class Registry:
         return int(db.execute("SELECT id FROM firms WHERE name = ?", (name.strip(),)).fetchone()[0])
 
     def add_images(
-        self, fields: DesignFields, images: Sequence[NewImage], fingerprint: str, create_only: bool = False
+        self,
+        fields: DesignFields,
+        images: Sequence[NewImage],
+        fingerprint: str,
+        create_only: bool = False,
+        max_images: int | None = None,
     ) -> tuple[DesignRecord, list[int]]:
         """Create the design if new (else keep its record) and attach the images with their vectors.
 
-        An image already attached to the design (same sha256) is not added twice. Returns the design
-        and the ids of the newly added images. Raises DuplicateDesign when `create_only` and the id
-        exists, InvalidInput for an empty id.
+        An image already attached to the design (same sha256) is not added twice. The design's state
+        and its number of images are read in the same transaction as the write (SQLite's write lock,
+        `BEGIN IMMEDIATE`), so concurrent calls cannot together pass `max_images` or add to a design
+        withdrawn meanwhile. Returns the design and the ids of the newly added images. Raises
+        DuplicateDesign when `create_only` and the id exists, Conflict when the design is withdrawn,
+        InvalidInput for an empty id or for more than `max_images` images in all.
         """
         design_id = fields.design_id.strip()
         if not design_id:
             raise InvalidInput("a design id must not be empty")
+        check_design({k: v for k, v in asdict(fields).items() if v is not None}, require_number=False)
         with self.transaction() as db:
-            row = db.execute("SELECT id FROM designs WHERE design_id = ?", (design_id,)).fetchone()
+            row = db.execute(
+                "SELECT id, withdrawn_at FROM designs WHERE design_id = ?", (design_id,)
+            ).fetchone()
             if row and create_only:
                 raise DuplicateDesign(f"design {design_id!r} is already registered")
+            if row and row[1] is not None:
+                raise Conflict(f"design {design_id} was withdrawn on {row[1]} and is kept as is")
             if row:
                 pk = int(row[0])
+                _check_room(db, pk, images, max_images)
             else:
                 cursor = db.execute(
                     "INSERT INTO designs(design_id, registration_number, title, firm_id, locarno_class,"
@@ -151,6 +167,21 @@ class Registry:
                 added.append(image_id)
             self._bump(db)
         return self.design(design_id), added
+
+    def stored_hashes(self, design_ids: Sequence[str]) -> dict[str, set[str]]:
+        """Return the sha256 of every image already stored for each of these designs, by design id."""
+        found: dict[str, set[str]] = {}
+        for start in range(0, len(design_ids), 500):
+            chunk = [d.strip() for d in design_ids[start : start + 500]]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.rows(
+                "SELECT d.design_id, i.sha256 FROM images i JOIN designs d ON d.id = i.design_pk"
+                f" WHERE d.design_id IN ({marks})",
+                chunk,
+            )
+            for design_id, sha in rows:
+                found.setdefault(str(design_id), set()).add(str(sha))
+        return found
 
     def withdraw(self, design_id: str) -> DesignRecord:
         """Mark a design withdrawn: it stops matching, its record stays. Raises UnknownDesign."""
@@ -242,3 +273,15 @@ class Registry:
             [fingerprint, *image_ids],
         )
         return {int(r[0]): np.frombuffer(r[1], dtype=np.float32) for r in rows}
+
+
+def _check_room(db: sqlite3.Connection, pk: int, images: Sequence[NewImage], limit: int | None) -> None:
+    """Raise InvalidInput when the new images would take a design past `limit` images in all."""
+    if limit is None:
+        return
+    stored = {str(r[0]) for r in db.execute("SELECT sha256 FROM images WHERE design_pk = ?", (pk,))}
+    adding = len({image.sha256 for image in images} - stored)
+    if adding and len(stored) + adding > limit:
+        raise InvalidInput(
+            f"a design has at most {limit} views: it has {len(stored)}, and {adding} more were given"
+        )
