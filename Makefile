@@ -6,7 +6,7 @@ BENCHMARK ?= ../shared/benchmark/dev
 DEMO_HOME ?= var/demo
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup test lint evaluate browser demo
+.PHONY: setup test lint evaluate browser system-packages messages demo
 
 $(BIN)/lanternguard: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,18 @@ lint: setup
 browser:
 	test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)
 
-test: lint browser
+# Case files: WeasyPrint lays out PDFs with Pango; Noto CJK renders Chinese (pages and PDFs).
+SYSTEM_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+system-packages:
+	dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1 || (apt-get update && apt-get install -y $(SYSTEM_PACKAGES))
+
+# Extract the strings people see (templates, scripts, Python) and merge them into each catalogue;
+# translate the new entries in api/locales/*/LC_MESSAGES/messages.po (compiled in memory at run time).
+messages: setup
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k t --no-wrap --sort-by-file -o api/locales/messages.pot .
+	$(BIN)/pybabel update -i api/locales/messages.pot -d api/locales --no-wrap
+
+test: lint browser system-packages
 	$(BIN)/python -m pytest -q
 
 # The service with a sample firm and designs drawn in code; it prints a key for each role.

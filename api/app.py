@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.types import Scope
 
+from api import i18n
 from api.audit_trail import AuditTrail
 from api.errors import install_error_handler
 from api.guards import AuthFailures, BodyDeadline, KeyGate, UploadCap
@@ -28,6 +29,7 @@ from api.routes import (
     designs,
     firms,
     health,
+    hits,
     images,
     inspections,
     keys,
@@ -64,6 +66,7 @@ asking for another firm's design, is 403. Errors answer `{"detail": "what is wro
 TAGS = [
     {"name": "designs", "description": "Registered designs and their reference views."},
     {"name": "inspections", "description": "Photos checked by inspectors, with verdicts and evidence."},
+    {"name": "hits", "description": "Where a firm's designs were named by inspections and scans."},
     {"name": "scans", "description": "Batch scans of zip archives or server folders."},
     {"name": "alerts", "description": "A firm's alerts (live and retro), look-backs and reviewer feedback."},
     {"name": "webhooks", "description": "Signed deliveries of a firm's alerts to its endpoints."},
@@ -122,12 +125,14 @@ def create_app(settings: ServiceSettings, embedder: Embedder | None = None) -> F
     app.state.auth_failures = AuthFailures(settings.auth_failures_per_minute, 60.0)
     app.add_middleware(KeyGate, stores=_key_stores, failures=app.state.auth_failures)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(i18n.LocaleMiddleware)
     routers = (
         health,
         designs,
         retro,
         images,
         inspections,
+        hits,
         scans,
         alerts,
         webhooks,
@@ -139,7 +144,7 @@ def create_app(settings: ServiceSettings, embedder: Embedder | None = None) -> F
     )
     for module in routers:
         app.include_router(module.router)
-    app.state.templates = Jinja2Templates(directory=HERE / "templates")
+    app.state.templates = Jinja2Templates(env=i18n.template_environment())
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _serve_docs(app)
     return app

@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from api import i18n
 from api.cli_alerts import add_alert_commands
 from api.cli_maintenance import CliAudit, add_maintenance_commands, cli_actor
 from api.demo import DEMO_DESIGNS, DEMO_FIRM, DEMO_KEY_LABEL
@@ -17,17 +18,17 @@ from api.scan_output import ScanReport
 from api.services import Services
 from api.settings import ServiceSettings, engine_settings, load_service_settings, resolve_home
 from api.terminal import printable
+from api.territories import country_code
 from index.batch.inputs import collect_scan_inputs, read_manifest
 from index.batch.reports import scan_line
 from index.engine import Engine, Inspection, Registration, RegistrationFailed
 from index.errors import HomeInUse, InvalidInput
 from index.evaluation.run import evaluate
 from index.home.maintenance import home_lock
-from index.matching.evidence import design_caption, render_evidence
+from index.service.desk import evidence_png
 from index.service.keys import Role
 from index.store.registry import DesignFields
 from model.errors import LanternGuardError
-from model.images import load_image
 
 SCAN_BATCH = 32
 UVICORN_KEEP_ALIVE_S = 5
@@ -103,9 +104,11 @@ def _report_registration(result: Registration) -> int:
 def cmd_inspect(args: argparse.Namespace) -> int:
     engine = _open_engine(args)
     try:
-        result = engine.inspect(args.image)
+        result = engine.inspect(args.image, country_code(args.destination))
         if args.evidence:
             _write_evidence(engine, args.image, result, args.evidence)
+        if args.case:
+            _write_case(engine, args, result)
     finally:
         engine.close()
     if args.json:
@@ -119,15 +122,19 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _write_case(engine: Engine, args: argparse.Namespace, result: Inspection) -> None:
+    from api.case_file import case_for_photo, render_pdf
+
+    i18n.use(i18n.normalise(args.lang) or i18n.DEFAULT)
+    case = case_for_photo(engine, args.image.read_bytes(), args.image.name, result, args.timezone)
+    args.case.write_bytes(render_pdf(i18n.template_environment(), case))
+    print(printable(f"case file written to {args.case}"), file=sys.stderr)
+
+
 def _write_evidence(engine: Engine, photo: Path, result: Inspection, out: Path) -> None:
     if not result.matches:
         raise InvalidInput("no registered design resembles this photo: there is no evidence to draw")
-    top = result.matches[0]
-    reference = load_image(engine.blobs.get(engine.registry.image_hashes([top.image_id])[top.image_id]))
-    picture = render_evidence(
-        load_image(photo), reference, top.score, design_caption(top.design), top.verification
-    )
-    out.write_bytes(picture)
+    out.write_bytes(evidence_png(engine, photo.read_bytes(), result.matches[0]))
     print(f"evidence written to {out}", file=sys.stderr)
 
 
@@ -291,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument(
         "--evidence", type=Path, metavar="OUT.png", help="write the evidence picture of the best match"
     )
+    inspect.add_argument("--case", type=Path, metavar="OUT.pdf", help="write the case file (PDF)")
+    inspect.add_argument(
+        "--destination", metavar="CC", help="where the goods go (ISO 3166 code): a design must cover it"
+    )
+    inspect.add_argument("--timezone", metavar="ZONE", help="local time of the case file, e.g. Asia/Shanghai")
+    inspect.add_argument("--lang", default="en", choices=["en", "zh-CN"], help="language of the case file")
     inspect.set_defaults(run=cmd_inspect)
 
     scan = commands.add_parser("scan", parents=[common], help="inspect images, folders or CSV lists")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from api.explain import legal_text, reason, score_text, skip_text
 from api.schemas import (
     API,
     DesignPublic,
@@ -9,10 +10,15 @@ from api.schemas import (
     InspectionPublic,
     KeyPublic,
     MatchPublic,
+    ScanDesignPublic,
     ScanLinePublic,
     ScanPublic,
+    SkippedPublic,
+    ThresholdsPublic,
     ViewPublic,
 )
+from index.matching.legal import covers, day_of, legal_status, territories_of, today
+from index.matching.verdict import Thresholds
 from index.service.catalogue import DesignView
 from index.service.design_records import FirmRecord
 from index.service.inspections import InspectionRecord
@@ -50,9 +56,13 @@ def _registration(record: DesignRecord) -> dict[str, str | None]:
 def design_public(view: DesignView) -> DesignPublic:
     """Return a design as the API shows it."""
     r = view.record
+    status = legal_status(r, today()).value
     return DesignPublic(
         id=r.design_id,
         **_registration(r),
+        territories=territories_of(r),
+        legal_status=status,
+        legal_text=legal_text(status, r.valid_from, r.valid_until),
         status=_status(r),
         withdrawn_at=r.withdrawn_at,
         image_count=r.image_count,
@@ -60,9 +70,30 @@ def design_public(view: DesignView) -> DesignPublic:
     )
 
 
+def case_url(inspection_id: int) -> str:
+    """Return the URL of an inspection's case file (PDF)."""
+    return f"{API}/inspections/{inspection_id}/case.pdf"
+
+
+def thresholds_of(record: InspectionRecord) -> Thresholds | None:
+    """Return the thresholds an inspection was decided with (None for one recorded before they were kept)."""
+    if record.match_threshold is None or record.review_threshold is None:
+        return None
+    return Thresholds(match=record.match_threshold, review=record.review_threshold)
+
+
+def _level(score: float, thresholds: Thresholds | None) -> str | None:
+    if thresholds is None:
+        return None
+    return "match" if score >= thresholds.match else "review" if score >= thresholds.review else "below"
+
+
 def inspection_public(record: InspectionRecord, designs: dict[int, DesignRecord]) -> InspectionPublic:
-    """Return an inspection with its matches' registration data (`designs` by design key)."""
+    """Return an inspection with its matches' registration data and legal status on its date
+    (`designs` by design key)."""
     matches = []
+    on = day_of(record.created_at)
+    thresholds = thresholds_of(record)
     for m in record.matches:
         d = designs[m.design_pk]
         matches.append(
@@ -71,7 +102,13 @@ def inspection_public(record: InspectionRecord, designs: dict[int, DesignRecord]
                 design_id=d.design_id,
                 score=round(m.score, 4),
                 **_registration(d),
+                territories=territories_of(d),
                 design_status=_status(d),
+                legal_status=legal_status(d, on).value,
+                covers_destination=covers(d, record.destination),
+                level=_level(m.score, thresholds),
+                score_text=score_text(m.score, thresholds),
+                legal_text=legal_text(legal_status(d, on).value, d.valid_from, d.valid_until),
                 image_id=m.image_id,
                 image_url=image_url(m.image_id),
                 evidence_url=evidence_url(record.id, m.rank),
@@ -87,16 +124,54 @@ def inspection_public(record: InspectionRecord, designs: dict[int, DesignRecord]
         photo_sha256=record.photo_sha256,
         filename=record.filename,
         verdict=record.verdict,
+        reason=reason(record.verdict, matches, thresholds, record.destination),
         note=record.note,
         shipment_ref=record.shipment_ref,
+        destination=record.destination,
+        thresholds=ThresholdsPublic(match=thresholds.match, review=thresholds.review) if thresholds else None,
+        model=record.model,
+        index_generation=record.index_generation,
         photo_url=f"{API}/inspections/{record.id}/photo",
+        case_url=case_url(record.id),
         evidence_url=evidence_url(record.id, 1) if matches else None,
         matches=matches,
     )
 
 
-def scan_public(record: ScanRecord, results: list[dict] | None = None) -> ScanPublic:
-    """Return a scan's progress, and its result lines when given."""
+def scan_designs(
+    record: ScanRecord, designs: dict[str, DesignRecord], views: dict[int, list]
+) -> dict[str, ScanDesignPublic]:
+    """Return the designs a scan's results name, with their legal status on the scan's date."""
+    on = day_of(record.created_at)
+    found = {}
+    for design_id, d in designs.items():
+        status = legal_status(d, on).value
+        first = views.get(d.pk) or []
+        found[design_id] = ScanDesignPublic(
+            registration_number=d.registration_number,
+            title=d.title,
+            owner=d.owner,
+            legal_status=status,
+            legal_text=legal_text(status, d.valid_from, d.valid_until),
+            image_url=image_url(first[0].id) if first else None,
+        )
+    return found
+
+
+def _totals(results: list[dict]) -> dict[str, int]:
+    totals = {"match": 0, "review": 0, "no_match": 0, "error": 0}
+    for line in results:
+        totals[line.get("verdict") or "error"] += 1
+    return totals
+
+
+def scan_public(
+    record: ScanRecord,
+    results: list[dict] | None = None,
+    designs: dict[str, ScanDesignPublic] | None = None,
+    evidence_urls: list[str | None] | None = None,
+) -> ScanPublic:
+    """Return a scan's progress, and its result lines (with totals and the designs named) when given."""
     return ScanPublic(
         id=record.id,
         kind=record.kind,
@@ -112,6 +187,10 @@ def scan_public(record: ScanRecord, results: list[dict] | None = None) -> ScanPu
         finished_at=record.finished_at,
         report_url=f"{API}/scans/{record.id}",
         csv_url=f"{API}/scans/{record.id}?format=csv",
+        skipped=[SkippedPublic(name=name, reason=skip_text(name, why)) for name, why in record.skipped],
+        totals=None if results is None else _totals(results),
+        designs=designs,
+        evidence_urls=evidence_urls,
         results=None if results is None else [ScanLinePublic.model_validate(x) for x in results],
     )
 

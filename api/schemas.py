@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
+from api.territories import parse_territories
 from index.service.catalogue import NewDesign
 from index.store.validation import design_problems
 
@@ -25,6 +26,9 @@ class ErrorPublic(BaseModel):
     """Every error answer: one message that says what is wrong."""
 
     detail: str = Field(examples=["no API key: send the header `Authorization: Bearer KEY`"])
+    message: str | None = Field(
+        None, description="the same in plain words, in the language of Accept-Language (en, zh-CN)"
+    )
 
 
 class _DesignData(BaseModel):
@@ -41,6 +45,11 @@ class _DesignData(BaseModel):
         if value and not LOCARNO.match(value):
             raise ValueError("a Locarno class looks like 26-05 (class-subclass)")
         return value or None
+
+    @field_validator("territories", check_fields=False)
+    @classmethod
+    def _territories(cls, value: str | None) -> str | None:
+        return ",".join(parse_territories(value)) or None if value else None
 
     @model_validator(mode="after")
     def _rules(self) -> _DesignData:
@@ -66,6 +75,9 @@ class DesignCreate(_DesignData):
     locarno_class: str | None = Field(None, max_length=8, examples=["26-05"])
     valid_from: date | None = None
     valid_until: date | None = None
+    territories: str | None = Field(
+        None, max_length=1000, description="ISO 3166 alpha-2 codes covered", examples=["CN,HK"]
+    )
 
     def to_new_design(self) -> NewDesign:
         """Return the registration data as the catalogue takes it."""
@@ -80,6 +92,7 @@ class DesignUpdate(_DesignData):
     locarno_class: str | None = Field(None, max_length=8)
     valid_from: date | None = None
     valid_until: date | None = None
+    territories: str | None = Field(None, max_length=1000, description="ISO 3166 alpha-2 codes")
 
 
 class ViewPublic(BaseModel):
@@ -101,6 +114,11 @@ class DesignPublic(BaseModel):
     locarno_class: str | None
     valid_from: date | None
     valid_until: date | None
+    territories: list[str] = Field(description="ISO 3166 alpha-2 codes; empty when not given")
+    legal_status: Literal["in_force", "expired", "not_yet_valid", "withdrawn"] = Field(
+        description="the registration's status today (UTC)"
+    )
+    legal_text: str = Field(description="the same in words (Accept-Language)")
     status: Literal["active", "withdrawn"]
     withdrawn_at: str | None
     image_count: int
@@ -112,6 +130,13 @@ class DesignsPublic(BaseModel):
 
     data: list[DesignPublic]
     count: int
+
+
+class ThresholdsPublic(BaseModel):
+    """Score levels: a score at or above `match` is a match, at or above `review` worth a closer look."""
+
+    match: float
+    review: float
 
 
 class MatchPublic(BaseModel):
@@ -126,7 +151,19 @@ class MatchPublic(BaseModel):
     locarno_class: str | None
     valid_from: date | None
     valid_until: date | None
+    territories: list[str]
     design_status: Literal["active", "withdrawn"]
+    legal_status: Literal["in_force", "expired", "not_yet_valid", "withdrawn"] = Field(
+        description="the registration's status on the inspection date"
+    )
+    covers_destination: bool | None = Field(
+        description="whether the territories include the destination; null when either is unknown"
+    )
+    level: Literal["match", "review", "below"] | None = Field(
+        description="where the score stands against the thresholds in use (before legal status)"
+    )
+    score_text: str = Field(description="the score against the thresholds, in words (Accept-Language)")
+    legal_text: str = Field(description="the legal status in words, e.g. `Expired on 2001-01-01`")
     image_id: int
     image_url: str
     evidence_url: str
@@ -144,9 +181,15 @@ class InspectionPublic(BaseModel):
     photo_sha256: str
     filename: str | None
     verdict: Literal["match", "review", "no_match"]
+    reason: str = Field(description="why the verdict is what it is, in words (Accept-Language)")
     note: str | None
     shipment_ref: str | None
+    destination: str | None = Field(description="ISO 3166 alpha-2 code of where the goods go")
+    thresholds: ThresholdsPublic | None = Field(description="the score levels that decided the verdict")
+    model: str | None = Field(description="the model (CNN and local features) that produced the scores")
+    index_generation: int | None = Field(description="the registry's change counter at the inspection")
     photo_url: str
+    case_url: str = Field(description="the case file (PDF)")
     evidence_url: str | None = Field(description="the photo beside the best match's view, with the score")
     matches: list[MatchPublic]
 
@@ -187,8 +230,27 @@ class ScanLinePublic(BaseModel):
         return data
 
 
+class SkippedPublic(BaseModel):
+    """A file of the scan's source that was passed over, and why."""
+
+    name: str
+    reason: str
+
+
+class ScanDesignPublic(BaseModel):
+    """A design named in a scan's results, as the report shows it beside the bare id."""
+
+    registration_number: str | None
+    title: str | None
+    owner: str | None
+    legal_status: Literal["in_force", "expired", "not_yet_valid", "withdrawn"]
+    legal_text: str
+    image_url: str | None
+
+
 class ScanPublic(BaseModel):
-    """A batch scan and its progress; `results` once it has finished."""
+    """A batch scan and its progress; `results` once it has finished, with `totals` per verdict and
+    the `designs` they name (by design id)."""
 
     id: int
     kind: Literal["archive", "folder"]
@@ -204,6 +266,12 @@ class ScanPublic(BaseModel):
     finished_at: str | None
     report_url: str
     csv_url: str
+    skipped: list[SkippedPublic] = Field(default_factory=list, description="files passed over, and why")
+    totals: dict[str, int] | None = Field(None, description="images per verdict (`error`: unreadable)")
+    designs: dict[str, ScanDesignPublic] | None = None
+    evidence_urls: list[str | None] | None = Field(
+        None, description="per result: its evidence picture (images that name a design), else null"
+    )
     results: list[ScanLinePublic] | None = None
 
 

@@ -25,6 +25,7 @@ from index.service.design_records import ServiceRegistry
 from index.service.desk import Desk
 from index.service.feedback import Feedback
 from index.service.followup import FollowUp
+from index.service.hits import HitLog
 from index.service.inspections import InspectionLog
 from index.service.keys import IssuedKey, KeyStore, Role
 from index.service.retention import expire_photos
@@ -78,6 +79,7 @@ class Services:
         self.dispatcher = Dispatcher(self.webhooks, policy)
         self._daily = threading.Event()
         self._retention: threading.Thread | None = None
+        self.hits = HitLog(self.database)
         self._home_lock = ExitStack()
         self._ready = threading.Event()
         self._failure: str | None = None

@@ -147,21 +147,27 @@ class Engine:
 
     # ---- inspection ------------------------------------------------------------------------
 
-    def inspect(self, source: ImageSource) -> Inspection:
-        """Inspect one photo. Returns the Inspection. Raises InvalidImage or IndexNotReady."""
-        (result,) = self.inspect_many([source])
+    def inspect(self, source: ImageSource, destination: str | None = None) -> Inspection:
+        """Inspect one photo (goods bound for `destination`, ISO 3166 alpha-2, when known).
+
+        Returns the Inspection. Raises InvalidImage or IndexNotReady.
+        """
+        (result,) = self.inspect_many([source], destination)
         if isinstance(result, Rejected):
             raise InvalidImage(result.reason)
         return result
 
-    def inspect_many(self, sources: Sequence[ImageSource]) -> list[Inspection | Rejected]:
+    def inspect_many(
+        self, sources: Sequence[ImageSource], destination: str | None = None
+    ) -> list[Inspection | Rejected]:
         """Inspect photos in one batch; an unreadable one gives a Rejected in its place.
 
         Stages: appearance search of the whole photo and of its regions, geometric verification of
-        the best `verify_top_k` designs, fused scores, verdict. Raises IndexNotReady when empty.
+        the best `verify_top_k` designs, fused scores, verdict (a `match` only of a design in force,
+        index/matching/legal.py). Raises IndexNotReady when empty.
         """
         with self._traffic.inspecting():
-            return self._inspector.inspect_decoded(self._decoder.decode_all(sources))
+            return self._inspector.inspect_decoded(self._decoder.decode_all(sources), destination)
 
     def inspect_batches(
         self, sources: Sequence[ImageSource], batch: int

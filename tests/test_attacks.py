@@ -192,7 +192,7 @@ def test_7_a_directory_hiding_entries_behind_a_small_count_is_refused_from_its_s
 def test_8_scan_csv_cells_never_start_a_formula() -> None:
     names = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd", "plain.jpg"]
     lines = [
-        {"image": n, "verdict": "no_match", "matches": [{"design_id": "-D1", "score": -0.25}]} for n in names
+        {"image": n, "verdict": "review", "matches": [{"design_id": "-D1", "score": -0.25}]} for n in names
     ]
     rows = list(csv.reader(io.StringIO(scan_csv(lines), newline="")))[1:]
     assert [r[0] for r in rows] == ["'" + n for n in names[:-1]] + ["plain.jpg"]

@@ -238,7 +238,7 @@ def test_a_scan_runs_to_its_report(live: LiveServer, keys: dict[str, str], page:
     with page.expect_download() as download:
         page.click("#download-csv")
     report = Path(download.value.path()).read_text()
-    assert report.splitlines()[0] == "image,verdict,design_id,score,matches,error"
+    assert report.splitlines()[0] == "image,verdict,design_id,score,matches,error,title,owner,legal_status"
     assert len(report.splitlines()) == 6
     page.wait_for_selector("#scan-list tbody tr >> text=shelf.zip")
     screenshot(page, "scans")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import HTMLResponse
 
 from api.auth import AuditKey, InspectorKey
+from api.case_file import case_for_record, render_html, render_pdf
 from api.errors import error_responses
 from api.presenters import inspection_public
 from api.schemas import API, InspectionPublic, InspectionsPublic, Offset, Rank, RecordId, ReviewUpdate
 from api.services import ServicesDep
+from api.territories import country_code
 from api.uploads import read_image, stored_image
 from index.errors import (
     Forbidden,
@@ -18,10 +22,11 @@ from index.errors import (
     InvalidInput,
     NotAuthenticated,
     PayloadTooLarge,
+    UnknownDesign,
     UnknownRecord,
     UnsupportedMediaType,
 )
-from index.service.inspections import Review
+from index.service.inspections import InspectionSearch, Review
 from model.errors import InvalidImage
 
 router = APIRouter(prefix=f"{API}/inspections", tags=["inspections"])
@@ -51,14 +56,18 @@ def inspect(
     image: Annotated[UploadFile, File(description="the photo to check")],
     note: Annotated[str | None, Form(max_length=1000)] = None,
     shipment_ref: Annotated[str | None, Form(max_length=100)] = None,
+    destination: Annotated[
+        str | None, Form(max_length=100, description="ISO 3166 alpha-2 code of where the goods go")
+    ] = None,
 ) -> InspectionPublic:
     """Check a photo against every registered design and record the inspection.
 
     Answers with the verdict and the matches, best first, with registration data, owner and links
     to each design's view and to an evidence picture (the photo beside the matched view).
     """
+    place = country_code(destination)
     photo = read_image(image, services.settings.max_upload_bytes)
-    record = services.desk.inspect(key.id, photo, note or None, shipment_ref or None)
+    record = services.desk.inspect(key.id, photo, note or None, shipment_ref or None, place)
     return inspection_public(record, services.desk.designs_of([record]))
 
 
@@ -66,16 +75,23 @@ def inspect(
     "",
     response_model=InspectionsPublic,
     summary="List inspections, newest first (inspectors, admins)",
-    responses=error_responses(NotAuthenticated, Forbidden, IndexNotReady),
+    responses=error_responses(NotAuthenticated, Forbidden, InvalidInput, UnknownDesign, IndexNotReady),
 )
 def list_inspections(
     key: AuditKey,
     services: ServicesDep,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
     offset: Offset = 0,
+    verdict: Annotated[Literal["match", "review", "no_match"] | None, Query()] = None,
+    since: Annotated[date | None, Query(alias="from", description="first UTC date, inclusive")] = None,
+    until: Annotated[date | None, Query(alias="to", description="last UTC date, inclusive")] = None,
+    shipment_ref: Annotated[str | None, Query(max_length=100, description="part of the reference")] = None,
+    design: Annotated[str | None, Query(max_length=64, description="a design id cited by a match")] = None,
 ) -> InspectionsPublic:
-    """Return a page of recorded inspections."""
-    records, count = services.inspection_log.page(limit or services.settings.page_size, offset)
+    """Return a page of recorded inspections, selected by verdict, dates, shipment and design."""
+    design_pk = services.registry.design(design).pk if design else None
+    search = InspectionSearch(verdict, since, until, shipment_ref or None, design_pk)
+    records, count = services.inspection_log.page(limit or services.settings.page_size, offset, search)
     designs = services.desk.designs_of(records)
     return InspectionsPublic(data=[inspection_public(r, designs) for r in records], count=count)
 
@@ -104,6 +120,48 @@ def review_match(
     """Record an inspector's judgement of the match ranked `rank` (1 = best)."""
     record = services.desk.review(inspection_id, rank, Review(body.review), key.id)
     return inspection_public(record, services.desk.designs_of([record]))
+
+
+Zone = Annotated[
+    str | None, Query(max_length=64, description="IANA time zone of the local time, e.g. Asia/Shanghai")
+]
+
+
+@router.get(
+    "/{inspection_id}/case.pdf",
+    response_class=Response,
+    summary="The case file of an inspection (PDF)",
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "The case file"},
+        **error_responses(*_ACCESS, InvalidInput),
+    },
+)
+def case_pdf(
+    inspection_id: RecordId, request: Request, key: AuditKey, services: ServicesDep, tz: Zone = None
+) -> Response:
+    """Return the case file: verdict and why, the photo and its sha256, the matched design's views and
+    keypoint evidence, registration data, validity and territories, times, shipment, destination, note,
+    inspector, and the model and registry generation that produced it."""
+    case = case_for_record(services, inspection_id, tz, inline=True)
+    pdf = render_pdf(request.app.state.templates.env, case)
+    name = f"lanternguard-case-{inspection_id}.pdf"
+    return Response(
+        pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'}
+    )
+
+
+@router.get(
+    "/{inspection_id}/case.html",
+    response_class=HTMLResponse,
+    summary="The case file of an inspection as an HTML fragment (the printable page shows it)",
+    responses=error_responses(*_ACCESS, InvalidInput),
+)
+def case_html(
+    inspection_id: RecordId, request: Request, key: AuditKey, services: ServicesDep, tz: Zone = None
+) -> HTMLResponse:
+    """Return the case file's article; its pictures name the API paths that serve them (`data-src`)."""
+    case = case_for_record(services, inspection_id, tz, inline=False)
+    return HTMLResponse(render_html(request.app.state.templates.env, case, pdf=False))
 
 
 @router.get(

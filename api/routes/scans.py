@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 
 from api.auth import AuditKey, InspectorKey
 from api.errors import error_responses
-from api.presenters import scan_public
+from api.presenters import scan_designs, scan_public
 from api.schemas import API, Offset, RecordId, ScanPublic, ScansPublic
 from api.services import ServicesDep
 from api.uploads import check_zip
@@ -23,7 +23,9 @@ from index.errors import (
     UnknownRecord,
     UnsupportedMediaType,
 )
+from index.matching.legal import day_of
 from index.service.scans import ScanStatus
+from index.store.registry import DesignRecord
 
 router = APIRouter(prefix=f"{API}/scans", tags=["scans"])
 
@@ -106,9 +108,50 @@ def get_scan(
         if not finished:
             raise Conflict(f"scan {scan_id} is {record.status.value}: its report is ready when it ends")
         name = f"lanternguard-scan-{scan_id}.csv"
+        results = services.scan_log.results(scan_id)
         return Response(
-            scan_csv(services.scan_log.results(scan_id)),
+            scan_csv(results, _named(services, results), day_of(record.created_at)),
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
-    return scan_public(record, services.scan_log.results(scan_id) if finished else None)
+    if not finished:
+        return scan_public(record)
+    results = services.scan_log.results(scan_id)
+    designs = _named(services, results)
+    views = services.registry.views_of(sorted(d.pk for d in designs.values()))
+    evidence = services.scan_log.evidence_positions(scan_id)
+    urls = [
+        f"{API}/scans/{scan_id}/results/{p}/evidence" if p in evidence else None for p in range(len(results))
+    ]
+    return scan_public(record, results, scan_designs(record, designs, views), urls)
+
+
+@router.get(
+    "/{scan_id}/results/{position}/evidence",
+    response_class=Response,
+    summary="Evidence picture of one scanned image that names a design: the photo beside its view (PNG)",
+    responses={
+        200: {"content": {"image/png": {}}},
+        **error_responses(NotAuthenticated, Forbidden, UnknownRecord),
+    },
+)
+def scan_evidence(
+    scan_id: RecordId,
+    position: Annotated[int, Path(ge=0, le=1_000_000)],
+    key: AuditKey,
+    services: ServicesDep,
+) -> Response:
+    """Return the evidence PNG of the image at `position` (0 = the first) of a scan naming a design."""
+    photo, image_id, line = services.scan_log.evidence_of(scan_id, position)
+    png = services.desk.evidence_of(photo, image_id, float(line["matches"][0]["score"]))
+    return Response(png, media_type="image/png")
+
+
+def _evidence_url(scan_id: int, position: int) -> str:
+    return f"{API}/scans/{scan_id}/results/{position}/evidence"
+
+
+def _named(services: ServicesDep, results: list[dict]) -> dict[str, DesignRecord]:
+    """Return the designs that scan results name, by id."""
+    ids = sorted({m["design_id"] for line in results for m in line.get("matches", [])})
+    return services.registry.designs_by_id(ids)

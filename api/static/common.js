@@ -5,19 +5,27 @@ const LG = (() => {
   const STORE = "lanternguard-key";
   const API = "/api/v1";
 
+  const MESSAGES = JSON.parse(document.getElementById("lg-messages").textContent || "{}");
+
+  /* A message in the page's language (catalogue: api/locales), with {name} placeholders filled in. */
+  function t(message, values = {}) {
+    const text = MESSAGES[message] || message;
+    return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+  }
+
   function key() {
     return sessionStorage.getItem(STORE) || "";
   }
 
   async function api(path, options = {}) {
-    const headers = Object.assign({}, options.headers || {});
+    const headers = Object.assign({ "Accept-Language": document.documentElement.lang }, options.headers || {});
     if (key()) headers["Authorization"] = "Bearer " + key();
     const response = await fetch(path.startsWith("/") ? path : API + "/" + path, { ...options, headers });
     if (!response.ok) {
       let detail = response.status + " " + response.statusText;
       try {
         const body = await response.json();
-        detail = typeof body.detail === "string" ? body.detail : body.detail.map((d) => d.msg).join("; ");
+        detail = body.message || (typeof body.detail === "string" ? body.detail : detail);
       } catch (ignored) { /* not JSON */ }
       const error = new Error(detail);
       error.status = response.status;
@@ -44,7 +52,7 @@ const LG = (() => {
     try {
       img.src = await imageUrl(path);
     } catch (error) {
-      img.alt = "cannot show: " + error.message;
+      img.alt = t("cannot show: {reason}", { reason: error.message });
     } finally {
       img.classList.remove("loading");
     }
@@ -77,11 +85,18 @@ const LG = (() => {
     node.hidden = !error;
   }
 
+  /* A recorded time in the browser's local time, with UTC beside it. */
   function when(iso) {
-    return iso ? iso.replace("T", " ").replace("+00:00", " UTC") : "";
+    if (!iso) return "";
+    const moment = new Date(iso);
+    const local = moment.toLocaleString(document.documentElement.lang, {
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false,
+    });
+    return t("{local} (UTC {utc})", { local, utc: iso.slice(0, 16).replace("T", " ") });
   }
 
   let identity = null;
+  const ROLES = { admin: t("admin"), firm: t("firm"), inspector: t("inspector") };
 
   async function refreshIdentity() {
     const who = document.getElementById("who");
@@ -92,16 +107,16 @@ const LG = (() => {
       try {
         identity = await json("me");
       } catch (error) {
-        who.textContent = "Key refused: " + error.message;
+        who.textContent = t("Key refused: {reason}", { reason: error.message });
         who.className = "who bad";
       }
     }
     if (identity) {
-      who.textContent = identity.role + (identity.firm ? " · " + identity.firm : "") +
+      who.textContent = ROLES[identity.role] + (identity.firm ? " · " + identity.firm : "") +
         (identity.label ? " · " + identity.label : "");
       who.className = "who ok";
     } else if (!key()) {
-      who.textContent = "No key";
+      who.textContent = t("Not signed in");
       who.className = "who";
     }
     forget.hidden = !key();
@@ -125,5 +140,5 @@ const LG = (() => {
     refreshIdentity();
   });
 
-  return { api, json, imageUrl, showImage, download, el, showError, when, key, identity: () => identity };
+  return { t, api, json, imageUrl, showImage, download, el, showError, when, key, identity: () => identity };
 })();

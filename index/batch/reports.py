@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Any
 
 from index.engine import Inspection, Rejected
+from index.matching.legal import legal_status
+from index.store.registry import DesignRecord
 
-CSV_COLUMNS = ("image", "verdict", "design_id", "score", "matches", "error")
+CSV_COLUMNS = ("image", "verdict", "design_id", "score", "matches", "error", "title", "owner", "legal_status")
+"""The report's columns; `design_id` to `legal_status` name the best design, empty for `no_match`."""
 
 
 def scan_line(result: Inspection | Rejected, image: str | None = None) -> dict[str, Any]:
@@ -39,8 +43,11 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
-def scan_csv(lines: Iterable[dict[str, Any]]) -> str:
-    """Return scan lines as CSV: the best design and score, all matches as `id:score;...`, the error.
+def scan_csv(
+    lines: Iterable[dict[str, Any]], designs: Mapping[str, DesignRecord] | None = None, on: date | None = None
+) -> str:
+    """Return scan lines as CSV: the best design (none for `no_match`) with its score, title, owner
+    and legal status on `on` (from `designs`, by design id), all matches as `id:score;...`, the error.
 
     Every text cell goes through `csv_cell`, so an entry named `=HYPERLINK(...)` stays text; rows end
     with CRLF (RFC 4180), so a cell holding a CR or LF is quoted and cannot start a row of its own.
@@ -50,7 +57,10 @@ def scan_csv(lines: Iterable[dict[str, Any]]) -> str:
     writer.writerow(CSV_COLUMNS)
     for line in lines:
         matches = line.get("matches") or []
-        best = matches[0] if matches else {}
+        named = line.get("verdict") in ("match", "review") and matches
+        best = matches[0] if named else {}
+        design = (designs or {}).get(best.get("design_id", ""))
+        status = legal_status(design, on).value if design is not None and on is not None else ""
         writer.writerow(
             csv_cell(cell)
             for cell in [
@@ -60,6 +70,9 @@ def scan_csv(lines: Iterable[dict[str, Any]]) -> str:
                 best.get("score", ""),
                 ";".join(f"{m['design_id']}:{m['score']}" for m in matches),
                 line.get("error", ""),
+                design.title or "" if design else "",
+                design.owner or "" if design else "",
+                status,
             ]
         )
     return buffer.getvalue()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from index.errors import IndexNotReady
+from index.matching.legal import legal_verdict, today
 from index.matching.ranking import RankedHit, appearance_candidates, rerank
 from index.matching.verdict import MAX_MATCHES, DesignHit, Thresholds, Verdict
 from index.matching.verification import Verification, verify
@@ -41,7 +42,7 @@ class Match:
 
 @dataclass(frozen=True)
 class Inspection:
-    """The outcome for one photo: verdict and matches, best first.
+    """The outcome for one photo: verdict and matches, best first, and the thresholds that decided.
 
     `descriptor` (global), `regions` and `local` are what the photo was described by, so that the
     service can keep them for looking back when a design is registered later.
@@ -51,6 +52,7 @@ class Inspection:
     sha256: str
     verdict: Verdict
     matches: list[Match]
+    thresholds: Thresholds | None = None
     descriptor: np.ndarray | None = field(default=None, compare=False, repr=False)
     regions: np.ndarray | None = field(default=None, compare=False, repr=False)
     local: LocalFeatures | None = field(default=None, compare=False, repr=False)
@@ -79,8 +81,13 @@ class Inspector:
         self.live = live
         self.thresholds = thresholds
 
-    def inspect_decoded(self, decoded: list[Decoded | Rejected]) -> list[Inspection | Rejected]:
+    def inspect_decoded(
+        self, decoded: list[Decoded | Rejected], destination: str | None = None
+    ) -> list[Inspection | Rejected]:
         """Inspect decoded photos in one batch; a Rejected stays in its place.
+
+        `destination` (ISO 3166 alpha-2) is where the goods go: a design registered only elsewhere
+        is not a `match` (index/matching/legal.py).
 
         Raises IndexNotReady when nothing is searchable.
         """
@@ -111,7 +118,9 @@ class Inspector:
         )
         records = self.registry.designs_by_pk(sorted({r.hit.design_pk for row in ranked for r in row}))
         described = zip(good, ranked, globals_, regions or [None] * len(good), strict=True)
-        inspections = iter(_inspection(d, row, records, thresholds, g, r) for d, row, g, r in described)
+        inspections = iter(
+            _inspection(d, row, records, thresholds, destination, g, r) for d, row, g, r in described
+        )
         return [item if isinstance(item, Rejected) else next(inspections) for item in decoded]
 
     def _search_regions(self, regions: list[np.ndarray]) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
@@ -179,6 +188,7 @@ def _inspection(
     ranked: list[RankedHit],
     records: dict[int, DesignRecord],
     thresholds: Thresholds,
+    destination: str | None,
     descriptor: np.ndarray,
     regions: np.ndarray | None,
 ) -> Inspection:
@@ -196,8 +206,9 @@ def _inspection(
     return Inspection(
         source=decoded.source,
         sha256=sha256_of(decoded.data),
-        verdict=thresholds.verdict(matches[0].score if matches else None),
+        verdict=legal_verdict(((m.design, m.score) for m in matches), thresholds, today(), destination),
         matches=matches,
+        thresholds=thresholds,
         descriptor=descriptor,
         regions=regions,
         local=decoded.local,

@@ -25,12 +25,21 @@ class ScanPlan:
 
     names: list[str]
     ignored: int
+    skipped: tuple[tuple[str, str], ...] = ()
+    """(name, why) of each file passed over; why is a `skip_reason`."""
 
 
 def _is_image_name(name: str) -> bool:
     path = PurePosixPath(name)
     hidden = any(part.startswith(".") or part == "__MACOSX" for part in path.parts)
     return not hidden and path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def skip_reason(name: str) -> str:
+    """Return why a file that is not scanned is passed over: `hidden` (a hidden or system file) or
+    `not_image` (its name does not end in an image type)."""
+    path = PurePosixPath(name)
+    return "hidden" if any(part.startswith(".") or part == "__MACOSX" for part in path.parts) else "not_image"
 
 
 def _check_entry(info: zipfile.ZipInfo) -> None:
@@ -137,7 +146,8 @@ def plan_archive(
     unpacked = sum(info.file_size for info in entries)
     if unpacked > max_bytes:
         raise PayloadTooLarge(f"the archive unpacks to {unpacked} bytes, over the limit of {max_bytes}")
-    return _plan(names, len(entries) - len(names), max_images, "the archive")
+    others = [info.filename for info in entries if not _is_image_name(info.filename)]
+    return _plan(names, others, max_images, "the archive")
 
 
 def read_entry(archive: zipfile.ZipFile, name: str, max_bytes: int) -> bytes:
@@ -181,7 +191,7 @@ def plan_folder(folder: Path, max_images: int) -> ScanPlan:
     files = sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink())
     names = [p.relative_to(folder).as_posix() for p in files]
     images = [n for n in names if _is_image_name(n)]
-    return _plan(images, len(names) - len(images), max_images, str(folder))
+    return _plan(images, [n for n in names if not _is_image_name(n)], max_images, str(folder))
 
 
 def read_file(folder: Path, name: str, max_bytes: int) -> bytes:
@@ -202,9 +212,10 @@ def read_file(folder: Path, name: str, max_bytes: int) -> bytes:
     return data
 
 
-def _plan(names: list[str], ignored: int, max_images: int, where: str) -> ScanPlan:
+def _plan(names: list[str], others: list[str], max_images: int, where: str) -> ScanPlan:
     if not names:
         raise InvalidInput(f"{where} holds no image ({', '.join(sorted(IMAGE_SUFFIXES))})")
     if len(names) > max_images:
         raise PayloadTooLarge(f"{where} holds {len(names)} images, over the limit of {max_images} per scan")
-    return ScanPlan(names=names, ignored=ignored)
+    skipped = tuple((name, skip_reason(name)) for name in others)
+    return ScanPlan(names=names, ignored=len(others), skipped=skipped)

@@ -35,6 +35,7 @@ class NewDesign:
     locarno_class: str | None = None
     valid_from: str | None = None
     valid_until: str | None = None
+    territories: str | None = None
 
 
 def new_design_id() -> str:
@@ -89,6 +90,7 @@ class Catalogue:
             locarno_class=design.locarno_class,
             valid_from=design.valid_from,
             valid_until=design.valid_until,
+            territories=design.territories,
         )
         with self._lock:
             self._check_number_free(design.registration_number)

@@ -9,7 +9,9 @@ from index.errors import Conflict, InvalidInput, UnknownDesign, UnknownRecord
 from index.store.registry import _DESIGN_SELECT, DesignRecord, Registry
 from index.store.validation import check_design, refuse_control
 
-EDITABLE_FIELDS = frozenset({"registration_number", "title", "locarno_class", "valid_from", "valid_until"})
+EDITABLE_FIELDS = frozenset(
+    {"registration_number", "title", "locarno_class", "valid_from", "valid_until", "territories"}
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,17 @@ class ServiceRegistry(Registry):
             _DESIGN_SELECT + where + " ORDER BY d.id DESC LIMIT ? OFFSET ?", [*parameters, limit, offset]
         )
         return [DesignRecord(*row) for row in rows]
+
+    def designs_by_id(self, design_ids: list[str]) -> dict[str, DesignRecord]:
+        """Return the designs with these ids that exist, by id."""
+        found: dict[str, DesignRecord] = {}
+        for start in range(0, len(design_ids), 500):
+            chunk = design_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.rows(_DESIGN_SELECT + f" WHERE d.design_id IN ({marks})", chunk):
+                record = DesignRecord(*row)
+                found[record.design_id] = record
+        return found
 
     def has_active_registration(self, registration_number: str) -> bool:
         """Return whether a design that is not withdrawn carries this registration number."""

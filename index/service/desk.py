@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import logging
 
-from index.engine import Engine
+from index.engine import Engine, Match
 from index.errors import UnknownRecord
 from index.matching.evidence import design_caption, render_evidence
 from index.service.design_records import ServiceRegistry
 from index.service.followup import FollowUp
-from index.service.inspections import InspectionLog, InspectionRecord, Review
+from index.service.inspections import InspectionLog, InspectionRecord, Provenance, Review
 from index.service.uploads import Upload, check_pixels
 from index.store.registry import DesignRecord
 from model.images import load_image
 
 logger = logging.getLogger(__name__)
+
+
+def evidence_png(engine: Engine, photo: bytes, match: Match) -> bytes:
+    """Return the evidence PNG of a match just found (its verification at hand): photo beside view."""
+    sha = engine.registry.image_hashes([match.image_id])[match.image_id]
+    reference = load_image(engine.blobs.get(sha))
+    return render_evidence(
+        load_image(photo), reference, match.score, design_caption(match.design), match.verification
+    )
 
 
 class Desk:
@@ -39,16 +48,24 @@ class Desk:
         self.max_pixels = max_pixels
 
     def inspect(
-        self, key_id: int, photo: Upload, note: str | None = None, shipment_ref: str | None = None
+        self,
+        key_id: int,
+        photo: Upload,
+        note: str | None = None,
+        shipment_ref: str | None = None,
+        destination: str | None = None,
     ) -> InspectionRecord:
-        """Inspect a photo and record the result durably. Returns the recorded inspection.
+        """Inspect a photo of goods bound for `destination` and record the result durably.
 
+        Returns the recorded inspection, with the model and registry generation that produced it.
         Raises InvalidImage (nothing is recorded) or IndexNotReady when no design is registered.
         """
         check_pixels(photo, self.max_pixels)
-        result = self.engine.inspect(photo.data)
+        generation = self.engine.registry.generation()
+        result = self.engine.inspect(photo.data, destination)
         self.engine.blobs.put(photo.data)
-        record = self.log.record(key_id, result, photo.name, note, shipment_ref)
+        provenance = Provenance(destination, self.engine.model, generation)
+        record = self.log.record(key_id, result, photo.name, note, shipment_ref, provenance)
         self.follow_up.inspected(record, result)
         logger.info("inspection %d: %s (%d match(es))", record.id, record.verdict, len(record.matches))
         return record
@@ -75,14 +92,19 @@ class Desk:
         match = next((m for m in record.matches if m.rank == rank), None)
         if match is None:
             raise UnknownRecord(f"inspection {inspection_id} has no match ranked {rank}")
-        view = self.registry.reference_image(match.image_id)
-        design = self.registry.design_by_pk(match.design_pk)
-        photo = load_image(self._blob(record.photo_sha256, "the inspected photo"))
+        return self.evidence_of(record.photo_sha256, match.image_id, match.score)
+
+    def evidence_of(self, photo_sha256: str, image_id: int, score: float) -> bytes:
+        """Return the evidence PNG of a stored photo against one reference view, verified again.
+
+        Raises UnknownRecord when the photo or the view is no longer stored.
+        """
+        view = self.registry.reference_image(image_id)
+        design = self.registry.design_by_pk(view.design_pk)
+        data = self._blob(photo_sha256, "the inspected photo")
         reference = load_image(self._blob(view.sha256, f"reference image {view.id}"))
-        verification = self.engine.explain(
-            self._blob(record.photo_sha256, "the inspected photo"), match.image_id
-        )
-        return render_evidence(photo, reference, match.score, design_caption(design), verification)
+        verification = self.engine.explain(data, image_id)
+        return render_evidence(load_image(data), reference, score, design_caption(design), verification)
 
     def _blob(self, sha256: str, what: str) -> bytes:
         try:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from index.engine import Inspection
-from index.errors import UnknownRecord
+from index.errors import InvalidInput, UnknownRecord
 from index.store.database import Database, utc_now
 
 _SELECT = """
 SELECT i.id, i.key_id, coalesce(k.label, k.prefix), i.created_at, i.photo_sha256, i.filename, i.verdict,
-       i.note, i.shipment_ref
+       i.note, i.shipment_ref, i.destination, i.match_threshold, i.review_threshold, i.model,
+       i.index_generation
 FROM inspections i JOIN api_keys k ON k.id = i.key_id
 """
 _MATCHES = """
@@ -55,7 +57,93 @@ class InspectionRecord:
     verdict: str
     note: str | None
     shipment_ref: str | None
+    destination: str | None
+    match_threshold: float | None
+    review_threshold: float | None
+    model: str | None
+    index_generation: int | None
     matches: list[MatchRecord]
+
+    @classmethod
+    def unrecorded(cls, result: Inspection, filename: str, model: str, generation: int) -> InspectionRecord:
+        """Return an inspection that was run but not recorded (the command line): number 0, no key."""
+        thresholds = result.thresholds
+        matches = [
+            MatchRecord(rank, m.design.pk, m.image_id, m.score, Review.PENDING, None, None)
+            for rank, m in enumerate(result.matches, start=1)
+        ]
+        return cls(
+            0,
+            0,
+            "command line",
+            utc_now(),
+            result.sha256,
+            filename,
+            result.verdict.value,
+            None,
+            None,
+            None,
+            thresholds.match if thresholds else None,
+            thresholds.review if thresholds else None,
+            model,
+            generation,
+            matches,
+        )
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where the goods go and what produced the verdict: the model and the registry's generation."""
+
+    destination: str | None = None
+    model: str | None = None
+    index_generation: int | None = None
+
+
+@dataclass(frozen=True)
+class InspectionSearch:
+    """Which inspections a listing shows; every given criterion must hold.
+
+    `since` and `until` are UTC dates (inclusive); `shipment_ref` matches a part of the reference,
+    case-insensitively; `design_pk` selects inspections that name that design at or above the review
+    level (the best match, for inspections recorded before thresholds were kept).
+    """
+
+    verdict: str | None = None
+    since: date | None = None
+    until: date | None = None
+    shipment_ref: str | None = None
+    design_pk: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.since and self.until and self.until < self.since:
+            raise InvalidInput(
+                f"the end date {self.until} is before the start date {self.since}: swap them or change one"
+            )
+
+    def where(self) -> tuple[str, list[object]]:
+        """Return the SQL condition (with its leading WHERE, or empty) on `inspections i` and its values."""
+        clauses: list[str] = []
+        values: list[object] = []
+        if self.verdict:
+            clauses.append("i.verdict = ?")
+            values.append(self.verdict)
+        if self.since:
+            clauses.append("substr(i.created_at, 1, 10) >= ?")
+            values.append(self.since.isoformat())
+        if self.until:
+            clauses.append("substr(i.created_at, 1, 10) <= ?")
+            values.append(self.until.isoformat())
+        if self.shipment_ref:
+            clauses.append("instr(lower(coalesce(i.shipment_ref, '')), lower(?)) > 0")
+            values.append(self.shipment_ref)
+        if self.design_pk is not None:
+            clauses.append(
+                "EXISTS (SELECT 1 FROM inspection_matches m WHERE m.inspection_id = i.id AND m.design_pk = ?"
+                " AND (m.score >= i.review_threshold OR (i.review_threshold IS NULL AND m.rank = 1)))"
+            )
+            values.append(self.design_pk)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), values
 
 
 class InspectionLog:
@@ -71,13 +159,30 @@ class InspectionLog:
         filename: str | None,
         note: str | None,
         shipment_ref: str | None,
+        provenance: Provenance | None = None,
     ) -> InspectionRecord:
-        """Store an inspection and its matches durably. Returns the stored record."""
+        """Store an inspection and its matches durably, with what produced it. Returns the record."""
+        p = provenance or Provenance()
+        thresholds = result.thresholds
         with self._db.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO inspections(key_id, created_at, photo_sha256, filename, verdict, note,"
-                " shipment_ref) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key_id, utc_now(), result.sha256, filename, result.verdict.value, note, shipment_ref),
+                " shipment_ref, destination, match_threshold, review_threshold, model, index_generation)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key_id,
+                    utc_now(),
+                    result.sha256,
+                    filename,
+                    result.verdict.value,
+                    note,
+                    shipment_ref,
+                    p.destination,
+                    thresholds.match if thresholds else None,
+                    thresholds.review if thresholds else None,
+                    p.model,
+                    p.index_generation,
+                ),
             )
             inspection_id = int(cursor.lastrowid or 0)
             db.executemany(
@@ -97,10 +202,15 @@ class InspectionLog:
             raise UnknownRecord(f"no inspection {inspection_id}")
         return self._with_matches([row])[0]
 
-    def page(self, limit: int, offset: int) -> tuple[list[InspectionRecord], int]:
-        """Return a page of inspections, newest first, and how many there are in all."""
-        rows = self._db.rows(_SELECT + " ORDER BY i.id DESC LIMIT ? OFFSET ?", (limit, offset))
-        count = self._db.row("SELECT count(*) FROM inspections")
+    def page(
+        self, limit: int, offset: int, search: InspectionSearch | None = None
+    ) -> tuple[list[InspectionRecord], int]:
+        """Return a page of the inspections that `search` selects, newest first, and how many it selects."""
+        where, parameters = (search or InspectionSearch()).where()
+        rows = self._db.rows(
+            _SELECT + where + " ORDER BY i.id DESC LIMIT ? OFFSET ?", [*parameters, limit, offset]
+        )
+        count = self._db.row("SELECT count(*) FROM inspections i" + where, parameters)
         return self._with_matches(rows), int(count[0]) if count else 0
 
     def review(self, inspection_id: int, rank: int, review: Review, key_id: int) -> InspectionRecord:

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 from index.batch.reports import scan_line
 from index.engine import Engine, Inspection, Rejected, source_name
+from index.matching.verdict import Verdict
 from index.service.archives import ScanPlan, allowed_folder, plan_archive, plan_folder, read_entry, read_file
 from index.service.followup import FollowUp
 from index.service.scans import ScanLog, ScanRecord, ScanStatus
@@ -77,7 +78,7 @@ class Scanner:
                 shutil.copyfileobj(upload, out)
 
         write_atomic(path, copy)
-        record = self.log.create(key_id, "archive", filename, len(plan.names), plan.ignored)
+        record = self.log.create(key_id, "archive", filename, len(plan.names), plan.ignored, plan.skipped)
         self._worker.submit(self._run_archive, record.id, path, plan)
         return record
 
@@ -88,7 +89,7 @@ class Scanner:
         """
         resolved = allowed_folder(folder, roots)
         plan = plan_folder(resolved, self.limits.max_images)
-        record = self.log.create(key_id, "folder", str(resolved), len(plan.names), plan.ignored)
+        record = self.log.create(key_id, "folder", str(resolved), len(plan.names), plan.ignored, plan.skipped)
         reader = lambda name: read_file(resolved, name, self.limits.max_image_bytes)  # noqa: E731
         self._worker.submit(self._run, record.id, plan, reader)
         return record
@@ -107,8 +108,8 @@ class Scanner:
             for start in range(0, len(plan.names), batch):
                 if self._stopping.is_set():
                     return
-                lines, kept = self._inspect(plan.names[start : start + batch], reader)
-                self.log.add_results(scan_id, start, lines)
+                lines, evidence, kept = self._inspect(plan.names[start : start + batch], reader)
+                self.log.add_results(scan_id, start, lines, evidence)
                 self.follow_up.scanned(scan_id, start, kept)
         except LanternGuardError as exc:
             self.log.set_status(scan_id, ScanStatus.FAILED, str(exc))
@@ -122,9 +123,12 @@ class Scanner:
 
     def _inspect(
         self, names: list[str], reader: Callable[[str], bytes]
-    ) -> tuple[list[dict[str, Any]], list[tuple[int, str, bytes, Inspection]]]:
-        """Return the batch's result lines, and (position, name, bytes, result) of its readable images."""
+    ) -> tuple[list[dict[str, Any]], list[tuple[str, int] | None], list[tuple[int, str, bytes, Inspection]]]:
+        """Return the result line of each image; for those that name a design, the stored photo and
+        the view that matched (the evidence picture is drawn from them on request); and (position,
+        name, bytes, result) of every readable image, kept for looking back."""
         lines: list[dict[str, Any]] = [{} for _ in names]
+        evidence: list[tuple[str, int] | None] = [None for _ in names]
         kept: list[tuple[int, str, bytes, Inspection]] = []
         readable: list[tuple[int, bytes]] = []
         for position, name in enumerate(names):
@@ -142,5 +146,8 @@ class Scanner:
                     result = Rejected(name, f"{name}: {result.reason.removeprefix(_BYTES_NAME)}")
                 else:
                     kept.append((position, name, data, result))
+                    if result.verdict is not Verdict.NO_MATCH and result.matches:
+                        self.engine.blobs.put(data)
+                        evidence[position] = (result.sha256, result.matches[0].image_id)
                 lines[position] = scan_line(result, image=name)
-        return lines, kept
+        return lines, evidence, kept

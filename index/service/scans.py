@@ -15,7 +15,7 @@ _SELECT = """
 SELECT s.id, s.key_id, coalesce(k.label, k.prefix), s.kind, s.source, s.status, s.total,
        (SELECT count(*) FROM scan_results r WHERE r.scan_id = s.id),
        (SELECT count(*) FROM scan_results r WHERE r.scan_id = s.id AND r.failed),
-       s.ignored, s.message, s.created_at, s.finished_at
+       s.ignored, s.message, s.created_at, s.finished_at, s.skipped
 FROM scans s JOIN api_keys k ON k.id = s.key_id
 """
 
@@ -46,11 +46,14 @@ class ScanRecord:
     message: str | None
     created_at: str
     finished_at: str | None
+    skipped: list[tuple[str, str]]
+    """(name, why) of each file passed over; empty for scans recorded before names were kept."""
 
 
 def _record(row: tuple) -> ScanRecord:
     values = list(row)
     values[5] = ScanStatus(values[5])
+    values[13] = [(str(name), str(why)) for name, why in json.loads(values[13] or "[]")]
     return ScanRecord(*values)
 
 
@@ -60,13 +63,21 @@ class ScanLog:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    def create(self, key_id: int, kind: str, source: str, total: int, ignored: int) -> ScanRecord:
-        """Store a new queued scan. Returns it."""
+    def create(
+        self,
+        key_id: int,
+        kind: str,
+        source: str,
+        total: int,
+        ignored: int,
+        skipped: Sequence[tuple[str, str]] = (),
+    ) -> ScanRecord:
+        """Store a new queued scan, with the files it passes over and why. Returns it."""
         with self._db.transaction() as db:
             cursor = db.execute(
-                "INSERT INTO scans(key_id, kind, source, status, total, ignored, created_at)"
-                " VALUES (?, ?, ?, 'queued', ?, ?, ?)",
-                (key_id, kind, source, total, ignored, utc_now()),
+                "INSERT INTO scans(key_id, kind, source, status, total, ignored, created_at, skipped)"
+                " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
+                (key_id, kind, source, total, ignored, utc_now(), json.dumps([list(x) for x in skipped])),
             )
             scan_id = int(cursor.lastrowid or 0)
         return self.get(scan_id)
@@ -93,13 +104,45 @@ class ScanLog:
                 (status.value, message, ended, scan_id),
             )
 
-    def add_results(self, scan_id: int, start: int, lines: Sequence[dict[str, Any]]) -> None:
-        """Append result lines at positions `start`, `start + 1`, ... in one transaction."""
+    def add_results(
+        self,
+        scan_id: int,
+        start: int,
+        lines: Sequence[dict[str, Any]],
+        evidence: Sequence[tuple[str, int] | None] = (),
+    ) -> None:
+        """Append result lines at positions `start`, `start + 1`, ... in one transaction.
+
+        `evidence` gives, per line, the stored photo's sha256 and the best design's view (None: no
+        evidence), so that the evidence picture can be drawn later.
+        """
+        kept = list(evidence) + [None] * (len(lines) - len(evidence))
         with self._db.transaction() as db:
             db.executemany(
-                "INSERT INTO scan_results(scan_id, position, line, failed) VALUES (?, ?, ?, ?)",
-                [(scan_id, start + i, json.dumps(x), "error" in x) for i, x in enumerate(lines)],
+                "INSERT INTO scan_results(scan_id, position, line, failed, photo_sha256, image_id)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (scan_id, start + i, json.dumps(x), "error" in x, *(kept[i] or (None, None)))
+                    for i, x in enumerate(lines)
+                ],
             )
+
+    def evidence_positions(self, scan_id: int) -> set[int]:
+        """Return the positions of a scan's results that have an evidence picture."""
+        rows = self._db.rows(
+            "SELECT position FROM scan_results WHERE scan_id = ? AND photo_sha256 IS NOT NULL", (scan_id,)
+        )
+        return {int(r[0]) for r in rows}
+
+    def evidence_of(self, scan_id: int, position: int) -> tuple[str, int, dict[str, Any]]:
+        """Return (photo sha256, view id, result line) of a result with evidence. Raises UnknownRecord."""
+        row = self._db.row(
+            "SELECT photo_sha256, image_id, line FROM scan_results WHERE scan_id = ? AND position = ?",
+            (scan_id, position),
+        )
+        if row is None or row[0] is None:
+            raise UnknownRecord(f"scan {scan_id} has no evidence for image {position}")
+        return str(row[0]), int(row[1]), json.loads(row[2])
 
     def results(self, scan_id: int) -> list[dict[str, Any]]:
         """Return the result lines of a scan in input order. Raises UnknownRecord."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from index.errors import InvalidInput
 from index.store.files import ensure_folder
-from index.store.schema import SCHEMA
+from index.store.schema import SCHEMA, add_missing_columns
 
 
 def utc_now() -> str:
@@ -26,6 +26,7 @@ class Database:
     The service tables live in the registry's file so that they can reference firms and designs;
     each connection is separate (the engine's, the service's), and a lock keeps each transaction whole when
     request threads and the scan worker share it. WAL and synchronous=FULL make commits durable.
+    An older file gains the columns added since it was made (`ADDED_COLUMNS`), in one transaction.
     """
 
     def __init__(self, path: Path) -> None:
@@ -38,6 +39,13 @@ class Database:
         self._lock = threading.RLock()
         with self._lock:
             self._db.executescript(SCHEMA)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                add_missing_columns(self._db)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def close(self) -> None:
         """Close the connection."""

@@ -29,6 +29,8 @@ class DesignRecord:
     valid_until: str | None
     withdrawn_at: str | None
     image_count: int
+    territories: str | None = None
+    """ISO 3166 alpha-2 codes the registration covers, comma-separated (None: not given)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class DesignFields:
     locarno_class: str | None = None
     valid_from: str | None = None
     valid_until: str | None = None
+    territories: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,8 @@ class NewImage:
 
 _DESIGN_SELECT = """
 SELECT d.id, d.design_id, d.registration_number, d.title, f.name, d.locarno_class, d.valid_from,
-       d.valid_until, d.withdrawn_at, (SELECT count(*) FROM images i WHERE i.design_pk = d.id)
+       d.valid_until, d.withdrawn_at, (SELECT count(*) FROM images i WHERE i.design_pk = d.id),
+       d.territories
 FROM designs d LEFT JOIN firms f ON f.id = d.firm_id
 """
 
@@ -137,7 +141,7 @@ class Registry:
             else:
                 cursor = db.execute(
                     "INSERT INTO designs(design_id, registration_number, title, firm_id, locarno_class,"
-                    " valid_from, valid_until, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " valid_from, valid_until, created_at, territories) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         design_id,
                         fields.registration_number,
@@ -147,6 +151,7 @@ class Registry:
                         fields.valid_from,
                         fields.valid_until,
                         utc_now(),
+                        fields.territories,
                     ),
                 )
                 pk = int(cursor.lastrowid or 0)

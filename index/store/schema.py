@@ -51,7 +51,7 @@ TABLES: tuple[Table, ...] = (
         parts_of="inspections",
     ),
     Table("scans"),
-    Table("scan_results", parts_of="scans"),
+    Table("scan_results", cites=(Citation("image_id", "images"),), blobs=("photo_sha256",), parts_of="scans"),
     Table("photo_descriptors", blobs=("sha256",)),
     Table("scan_photos", blobs=("sha256",), parts_of="scans"),
     Table("expired_photos"),
@@ -77,6 +77,32 @@ def blob_columns() -> list[tuple[str, str]]:
     return [(t.name, column) for t in TABLES for column in t.blobs]
 
 
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("designs", "territories", "TEXT"),
+    ("inspections", "destination", "TEXT"),
+    ("inspections", "match_threshold", "REAL"),
+    ("inspections", "review_threshold", "REAL"),
+    ("inspections", "model", "TEXT"),
+    ("inspections", "index_generation", "INTEGER"),
+    ("scans", "skipped", "TEXT"),
+    ("scan_results", "photo_sha256", "TEXT"),
+    ("scan_results", "image_id", "INTEGER"),
+)
+"""(table, column, type) of columns added after a table was first released: `SCHEMA` declares them
+for new homes, `add_missing_columns` adds them to older homes' tables (NULL in existing rows)."""
+
+
+def add_missing_columns(db: sqlite3.Connection) -> list[str]:
+    """Add every column of `ADDED_COLUMNS` that an existing table lacks. Returns `table.column` added."""
+    added = []
+    for table, column, kind in ADDED_COLUMNS:
+        present = {str(r[1]) for r in db.execute(f"PRAGMA table_info({table})")}
+        if present and column not in present:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            added.append(f"{table}.{column}")
+    return added
+
+
 def _exists(db: sqlite3.Connection, table: str) -> bool:
     """Return whether a table exists (a read-only look at a file an older version wrote may lack one)."""
     query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
@@ -88,7 +114,8 @@ def cited_ids(db: sqlite3.Connection, table: str) -> set[int]:
     found: set[int] = set()
     for citing, column in citations_of(table):
         if _exists(db, citing):
-            found.update(int(r[0]) for r in db.execute(f"SELECT DISTINCT {column} FROM {citing}"))
+            query = f"SELECT DISTINCT {column} FROM {citing} WHERE {column} IS NOT NULL"
+            found.update(int(r[0]) for r in db.execute(query))
     return found
 
 
@@ -109,7 +136,8 @@ def blob_hashes(db: sqlite3.Connection, skip: str | None = None) -> set[str]:
     found: set[str] = set()
     for table, column in blob_columns():
         if table != skip and _exists(db, table):
-            found.update(str(r[0]) for r in db.execute(f"SELECT DISTINCT {column} FROM {table}"))
+            query = f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL"
+            found.update(str(r[0]) for r in db.execute(query))
     if _exists(db, "expired_photos"):
         found -= {str(r[0]) for r in db.execute("SELECT sha256 FROM expired_photos")}
     return found
@@ -136,7 +164,8 @@ CREATE TABLE IF NOT EXISTS designs (
     valid_from TEXT,
     valid_until TEXT,
     withdrawn_at TEXT,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    territories TEXT
 );
 CREATE TABLE IF NOT EXISTS images (
     id INTEGER PRIMARY KEY,
@@ -191,7 +220,12 @@ CREATE TABLE IF NOT EXISTS inspections (
     filename TEXT,
     verdict TEXT NOT NULL,
     note TEXT,
-    shipment_ref TEXT
+    shipment_ref TEXT,
+    destination TEXT,
+    match_threshold REAL,
+    review_threshold REAL,
+    model TEXT,
+    index_generation INTEGER
 );
 CREATE TABLE IF NOT EXISTS inspection_matches (
     inspection_id INTEGER NOT NULL REFERENCES inspections(id),
@@ -214,13 +248,16 @@ CREATE TABLE IF NOT EXISTS scans (
     ignored INTEGER NOT NULL DEFAULT 0,
     message TEXT,
     created_at TEXT NOT NULL,
-    finished_at TEXT
+    finished_at TEXT,
+    skipped TEXT
 );
 CREATE TABLE IF NOT EXISTS scan_results (
     scan_id INTEGER NOT NULL REFERENCES scans(id),
     position INTEGER NOT NULL,
     line TEXT NOT NULL,
     failed INTEGER NOT NULL,
+    photo_sha256 TEXT,
+    image_id INTEGER,
     PRIMARY KEY (scan_id, position)
 );
 CREATE TABLE IF NOT EXISTS photo_descriptors (
