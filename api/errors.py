@@ -33,7 +33,7 @@ from index.errors import (
     UnknownRecord,
     UnsupportedMediaType,
 )
-from model.errors import InvalidImage, LanternGuardError, UnknownBackbone
+from model.errors import InvalidImage, LanternGuardError, UnknownBackbone, UnsupportedRuntime
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ _ANSWERS: dict[type[LanternGuardError], ErrorAnswer] = {
     DuplicateDesign: ErrorAnswer(http_status=409, exit_code=6),
     IndexNotReady: ErrorAnswer(http_status=503, exit_code=7),
     UnknownBackbone: ErrorAnswer(http_status=500, exit_code=8),
+    UnsupportedRuntime: ErrorAnswer(http_status=500, exit_code=8),
     NotAuthenticated: ErrorAnswer(http_status=401, exit_code=9),
     Forbidden: ErrorAnswer(http_status=403, exit_code=10),
     UnknownRecord: ErrorAnswer(http_status=404, exit_code=5),

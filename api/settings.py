@@ -13,6 +13,7 @@ from index.engine import EngineSettings
 from index.errors import InvalidInput
 from index.matching.calibration import DEFAULT_CALIBRATION, Calibration
 from index.matching.verdict import Thresholds
+from index.pipeline.cascade import DEFAULT_CASCADE, NO_CASCADE
 from model.embedder import DEFAULT_BACKBONE, PRECISIONS, EmbedderConfig
 from model.images import MAX_PIXELS
 from model.runtime import machine_precision
@@ -31,18 +32,22 @@ def resolve_home(home: str | None) -> Path:
 
 
 Precision = Literal["auto", "float32", "bfloat16"]
+Runtime = Literal["auto", "torch", "onnx"]
 
 
-def embedder_config(backbone: str, precision: str) -> EmbedderConfig:
+def embedder_config(backbone: str, precision: str, runtime: str = "auto") -> EmbedderConfig:
     """Return the embedder recipe; precision "auto" is bfloat16 where the CPU computes it natively.
 
-    Raises InvalidInput for an unknown precision.
+    `runtime` (auto, torch, onnx) says how the trunk runs (model/embedder.py RUNTIMES). Raises
+    InvalidInput for an unknown precision or runtime, or runtime onnx with bfloat16.
     """
     if precision != "auto" and precision not in PRECISIONS:
         raise InvalidInput(f"{ENV_PREFIX}PRECISION must be auto, float32 or bfloat16, got {precision!r}")
-    return EmbedderConfig(
-        backbone=backbone, precision=machine_precision() if precision == "auto" else precision
-    )
+    resolved = machine_precision() if precision == "auto" else precision
+    try:
+        return EmbedderConfig(backbone=backbone, precision=resolved, runtime=runtime)
+    except ValueError as exc:
+        raise InvalidInput(f"{ENV_PREFIX}RUNTIME / {ENV_PREFIX}PRECISION: {exc}") from exc
 
 
 def _split_paths(value: object) -> object:
@@ -65,6 +70,8 @@ class EngineEnvironment(BaseSettings):
     home: Path = Path("var")
     backbone: str = DEFAULT_BACKBONE
     precision: Precision = "auto"
+    runtime: Runtime = "auto"
+    cascade: bool = True
     raw_match: float = DEFAULT_CALIBRATION.raw.match
     raw_review: float = DEFAULT_CALIBRATION.raw.review
     whitened_match: float = DEFAULT_CALIBRATION.whitened.match
@@ -93,9 +100,10 @@ class EngineEnvironment(BaseSettings):
         """Return the engine's settings for this home, backbone, precision and calibration."""
         return EngineSettings(
             home=self.home,
-            embedder=embedder_config(self.backbone, self.precision),
+            embedder=embedder_config(self.backbone, self.precision, self.runtime),
             calibration=self.calibration(),
             retain_days=self.retain_days,
+            cascade=DEFAULT_CASCADE if self.cascade else NO_CASCADE,
         )
 
 

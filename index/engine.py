@@ -10,6 +10,7 @@ import numpy as np
 from index.matching.calibration import model_fingerprint
 from index.matching.verdict import Thresholds
 from index.matching.verification import Verification
+from index.pipeline.cascade import CascadeBounds, regime_of
 from index.pipeline.inspection import Inspection, Inspector, Match
 from index.pipeline.photos import Decoder, Rejected, source_name
 from index.pipeline.registration import MAX_VIEWS, Registrar, Registration, RegistrationFailed
@@ -27,6 +28,9 @@ from model.errors import InvalidImage
 from model.images import ImageSource
 
 logger = logging.getLogger(__name__)
+
+RUNTIME_FOLDER = "runtime"
+"""Under the home: the trunk exported for ONNX Runtime (derived data, see model/onnx_trunk.py)."""
 
 __all__ = [
     "MAX_VIEWS",
@@ -54,6 +58,7 @@ class Engine:
     def __init__(self, settings: EngineSettings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.embedder = embedder if embedder is not None else Embedder(settings.embedder)
+        self.embedder.use_runtime(settings.home / RUNTIME_FOLDER)
         self.fingerprint = self.embedder.config.fingerprint
         self.model = model_fingerprint(self.fingerprint, settings.local.fingerprint)
         self.calibration_warning = settings.calibration.mismatch(self.model)
@@ -80,6 +85,7 @@ class Engine:
             self.local,
             self._live,
             lambda: self.thresholds,
+            lambda: self.cascade_bounds,
         )
         self.photo_store = PhotoStore(self.registry.db, self.fingerprint, self.embedder.dim)
         self.photos = PhotoIndex(self.photo_store)
@@ -99,6 +105,16 @@ class Engine:
         """Return the thresholds of the current scoring regime."""
         calibration = self.settings.calibration
         return calibration.whitened if self._live.whitening is not None else calibration.raw
+
+    @property
+    def cascade_bounds(self) -> CascadeBounds | None:
+        """Return the cascade's bounds for this model and regime, or None: inspect every photo in full."""
+        return self.settings.cascade.bounds(self.model, self.regime)
+
+    @property
+    def regime(self) -> str:
+        """Return the scoring regime: "whitened" once whitening is learned, else "raw"."""
+        return regime_of(self._live.whitening is not None)
 
     @property
     def index_size(self) -> int:
@@ -166,8 +182,9 @@ class Engine:
         the best `verify_top_k` designs, fused scores, verdict (a `match` only of a design in force,
         index/matching/legal.py). Raises IndexNotReady when empty.
         """
+        local = self.cascade_bounds is None
         with self._traffic.inspecting():
-            return self._inspector.inspect_decoded(self._decoder.decode_all(sources), destination)
+            return self._inspector.inspect_decoded(self._decoder.decode_all(sources, local), destination)
 
     def inspect_batches(
         self, sources: Sequence[ImageSource], batch: int
@@ -180,11 +197,12 @@ class Engine:
         chunks = [sources[start : start + batch] for start in range(0, len(sources), batch)]
         if not chunks:
             return
-        ahead = self._decoder.decode_later(chunks[0])
+        local = self.cascade_bounds is None
+        ahead = self._decoder.decode_later(chunks[0], local)
         for following in [*chunks[1:], None]:
             with self._traffic.inspecting():
                 decoded = [future.result() for future in ahead]
-                ahead = self._decoder.decode_later(following) if following is not None else []
+                ahead = self._decoder.decode_later(following, local) if following is not None else []
                 results = self._inspector.inspect_decoded(decoded)
             yield results
 
@@ -197,21 +215,30 @@ class Engine:
 
     # ---- looking back ----------------------------------------------------------------------
 
-    def keep_photo(self, result: Inspection) -> int | None:
+    def keep_photo(self, result: Inspection, data: bytes) -> np.ndarray:
         """Keep an inspected photo's descriptors and local features for later look-backs.
 
-        The photo's bytes are the caller's to store (blobs.put). Returns the photo's id in the photo
-        index, or None when the inspection carries no descriptor.
+        The photo's bytes are the caller's to store (blobs.put). When the cascade decided on its
+        first pass (no full descriptor, no local features), the photo is described in full here,
+        after its verdict: the cost of looking back later. Returns the kept global descriptor.
+        Raises InvalidImage for bytes that cannot be decoded.
         """
-        if result.descriptor is None:
-            return None
-        if result.local is not None:
-            self.local.put(result.sha256, result.local)
-        regions = result.regions if result.regions is not None else np.zeros((0, self.embedder.dim))
-        photo_id, new = self.photo_store.put(result.sha256, result.descriptor, regions)
+        descriptor, regions, local = result.descriptor, result.regions, result.local
+        kept = self.photo_store.vectors_by_sha([result.sha256]).get(result.sha256)
+        if kept is not None:
+            self.photo_store.put(result.sha256, kept, np.zeros((0, self.embedder.dim)))
+            return kept
+        if descriptor is None or local is None:
+            decoded = self._decoder.decode(data)
+            globals_, described = self.embedder.describe([decoded.image])
+            descriptor, regions, local = globals_[0], described[0] if described else None, decoded.local
+        if local is not None:
+            self.local.put(result.sha256, local)
+        regions = regions if regions is not None else np.zeros((0, self.embedder.dim))
+        photo_id, new = self.photo_store.put(result.sha256, descriptor, regions)
         if new:
-            self.photos.add(photo_id, result.descriptor)
-        return photo_id
+            self.photos.add(photo_id, descriptor)
+        return descriptor
 
     def look_back(self, design_pk: int, shortlist: int = DEFAULT_SHORTLIST) -> LookBack:
         """Score one design's searchable views against every kept photo (see index/pipeline/retro.py)."""

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
 from model.backbones import Backbone, load_backbone
+from model.errors import UnsupportedRuntime
+from model.onnx_trunk import OnnxTrunk, export_fingerprint, load_onnx_trunk, onnx_available
 from model.pooling import gem, l2_normalise
 from model.regions import regional_descriptors
 from model.runtime import keep_freed_memory, machine_precision
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_BACKBONE = "efficientnet-lite0"
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+RUNTIMES = ("auto", "torch", "onnx")
+"""How the trunk runs: torch (the reference), ONNX Runtime (float32), or auto: ONNX Runtime for float32
+where it is installed, torch for bfloat16 (oneDNN's bfloat16 kernels are the faster ones there)."""
 
 
 @contextmanager
@@ -39,6 +48,7 @@ class EmbedderConfig:
     region_fraction: float = 0.5
     batch_size: int = 16
     precision: str = field(default_factory=machine_precision)
+    runtime: str = "auto"
 
     def __post_init__(self) -> None:
         if not self.scales or any(s < 64 or s > 1024 for s in self.scales):
@@ -51,10 +61,14 @@ class EmbedderConfig:
             raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {self.precision!r}")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
+        if self.runtime == "onnx" and self.precision != "float32":
+            raise ValueError("the onnx runtime runs float32 only: choose precision float32 or runtime torch")
 
     @property
     def fingerprint(self) -> str:
-        """Return a stable string naming the descriptor recipe (not the batch size).
+        """Return a stable string naming the descriptor recipe (not the batch size nor the runtime).
 
         bfloat16 descriptors are named apart ("/bf16"): a registry moved to a machine of the other
         precision re-embeds its images rather than mix the two.
@@ -83,6 +97,39 @@ class Embedder:
         self.backbone.trunk.eval().to(memory_format=torch.channels_last)
         self._mean = torch.tensor(self.backbone.mean).view(1, 3, 1, 1)
         self._std = torch.tensor(self.backbone.std).view(1, 3, 1, 1)
+        self._onnx: OnnxTrunk | None = None
+
+    @property
+    def runtime(self) -> str:
+        """Return how the trunk runs now: "torch" or "onnx"."""
+        return "onnx" if self._onnx is not None else "torch"
+
+    def use_runtime(self, folder: Path) -> str:
+        """Run the trunk as `config.runtime` asks, its ONNX export cached under `folder`; return which.
+
+        "auto" falls back to torch (and logs why) when ONNX Runtime is missing or the export fails;
+        "onnx" raises UnsupportedRuntime instead. An embedder already running the export of the same
+        weights keeps it.
+        """
+        wanted = self.config.runtime
+        if wanted == "torch" or (wanted == "auto" and self.config.precision != "float32"):
+            self._onnx = None
+            return self.runtime
+        if not onnx_available():
+            if wanted == "onnx":
+                raise UnsupportedRuntime("runtime onnx needs the onnxruntime and onnx packages installed")
+            logger.info("onnxruntime is not installed; the trunk runs in torch")
+            return self.runtime
+        if self._onnx is not None and self._onnx.fingerprint == export_fingerprint(self.backbone):
+            return self.runtime
+        try:
+            self._onnx = load_onnx_trunk(self.backbone, folder)
+        except Exception as exc:  # the exporter and onnxruntime raise many unrelated types
+            if wanted == "onnx":
+                raise UnsupportedRuntime(f"the trunk could not run in ONNX Runtime: {exc}") from exc
+            logger.warning("the ONNX export failed (%s); the trunk runs in torch", exc)
+            self._onnx = None
+        return self.runtime
 
     @property
     def dim(self) -> int:
@@ -106,8 +153,11 @@ class Embedder:
                 batch[i, :, :height, :width] = pixels.permute(2, 0, 1).float().div_(255.0)
                 sizes.append((height, width))
             batch = (batch - self._mean) / self._std
-            with inference(self.config.precision):
-                output = self.backbone.trunk(batch.contiguous(memory_format=torch.channels_last)).float()
+            if self._onnx is not None:
+                output = self._onnx(batch)
+            else:
+                with inference(self.config.precision):
+                    output = self.backbone.trunk(batch.contiguous(memory_format=torch.channels_last)).float()
             for i, (height, width) in enumerate(sizes):
                 h, w = math.ceil(height / stride), math.ceil(width / stride)
                 maps.append(output[i, :, :h, :w].contiguous())
@@ -127,20 +177,37 @@ class Embedder:
         """
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32), []
+        per_scale, regional = self.scale_descriptors(images, self.config.scales, regions)
+        return self.combine(list(per_scale.values())), regional
+
+    def scale_descriptors(
+        self, images: Sequence[Image.Image], scales: Sequence[int], regions: bool
+    ) -> tuple[dict[int, torch.Tensor], list[np.ndarray]]:
+        """Return per scale (ascending) the (n, dim) GeM descriptors, and the regional ones.
+
+        Each scale's descriptor is unit-norm (with `flip`, the sum of the photo's and its mirror's).
+        Regions come from the largest scale of the recipe, so only when it is among `scales`.
+        Why separate scales: the inspection cascade describes every photo at one scale first and
+        only the photos in doubt at the others (index/pipeline/cascade.py).
+        """
         views = list(images)
         if self.config.flip:
             views += [image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for image in images]
-        total = torch.zeros(len(views), self.dim)
+        per_scale: dict[int, torch.Tensor] = {}
         regional: list[np.ndarray] = []
-        for side in sorted(self.config.scales):
+        for side in sorted(scales):
             maps = self.feature_maps(views, side)
-            pooled = torch.stack([gem(m, self.config.gem_p) for m in maps])
-            total += l2_normalise(pooled)
+            pooled = l2_normalise(torch.stack([gem(m, self.config.gem_p) for m in maps]))
+            if self.config.flip:
+                pooled = pooled[: len(images)] + pooled[len(images) :]
+            per_scale[side] = pooled
             if regions and side == max(self.config.scales):
                 regional = [
                     regional_descriptors(m, self.config.region_fraction, self.config.gem_p).numpy()
                     for m in maps[: len(images)]
                 ]
-        if self.config.flip:
-            total = total[: len(images)] + total[len(images) :]
-        return l2_normalise(total).numpy().astype(np.float32), regional
+        return per_scale, regional
+
+    def combine(self, per_scale: Sequence[torch.Tensor]) -> np.ndarray:
+        """Return the global descriptors from per-scale ones: their sum, L2 normalised, float32."""
+        return l2_normalise(sum(per_scale, torch.zeros_like(per_scale[0]))).numpy().astype(np.float32)

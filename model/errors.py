@@ -11,3 +11,7 @@ class InvalidImage(LanternGuardError):
 
 class UnknownBackbone(LanternGuardError):
     """The configured backbone name is not one this build can load offline."""
+
+
+class UnsupportedRuntime(LanternGuardError):
+    """The configured runtime cannot run the trunk here (package missing, export failed, precision)."""

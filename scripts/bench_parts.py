@@ -3,11 +3,11 @@
 .venv/bin/python scripts/bench_parts.py --images ../shared/benchmark/dev/images
 
 Trunk: images/s of the backbone alone on random input, as loaded before the fold (BatchNorm and
-padding as separate layers), folded (what the engine runs), and folded in bfloat16, at batch 1 and
-16. Matching: milliseconds of one photo's SIFT extraction, and per photo-view pair of 800 SIFT
-keypoints each, OpenCV's brute-force kNN against `nearest_two`, and whether their ratio-test
-matches agree. Agreement: cosine between
-float32 and bfloat16 descriptors of real photos. Prints Markdown tables.
+padding as separate layers), folded (what the engine runs), folded in bfloat16, and folded in
+float32 through ONNX Runtime (model/onnx_trunk.py), at batch 1 and 16. Matching: milliseconds of
+one photo's SIFT extraction, and per photo-view pair of 800 SIFT keypoints each, OpenCV's
+brute-force kNN against `nearest_two`, and whether their ratio-test matches agree. Agreement:
+cosine between float32 and bfloat16 descriptors of real photos. Prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -65,6 +65,27 @@ def trunk_table(backbone: str, sides: list[int]) -> list[str]:
 
                 speed = rate(run, batch, max(2, 32 // batch))
                 rows.append(f"| {name} | {side} | {batch} | {speed:.1f} |")
+    return rows + onnx_rows(backbone, sides)
+
+
+def onnx_rows(backbone: str, sides: list[int]) -> list[str]:
+    """Return table rows for the folded trunk exported to ONNX Runtime (float32), as the engine runs it."""
+    import tempfile
+
+    import torch
+
+    from model.onnx_trunk import load_onnx_trunk, onnx_available
+
+    if not onnx_available():
+        return ["| folded, float32, ONNX Runtime | - | - | onnxruntime not installed |"]
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        trunk = load_onnx_trunk(load_backbone(backbone), Path(folder))
+        for side in sides:
+            for batch in (1, 16):
+                x = torch.randn(batch, 3, side, side, generator=torch.Generator().manual_seed(0))
+                speed = rate(lambda x=x: trunk(x), batch, max(2, 32 // batch))
+                rows.append(f"| folded, float32, ONNX Runtime | {side} | {batch} | {speed:.1f} |")
     return rows
 
 

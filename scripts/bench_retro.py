@@ -80,9 +80,10 @@ def inspect_and_keep(engine: Engine, paths: list[Path]) -> tuple[list[Inspection
     keeping = 0.0
     for batch in engine.inspect_batches(paths, 16):
         for path, result in zip(paths[len(results) :], batch, strict=False):
-            engine.blobs.put(path.read_bytes())
+            data = path.read_bytes()
+            engine.blobs.put(data)
             started = time.perf_counter()
-            engine.keep_photo(result)
+            engine.keep_photo(result, data)
             keeping += time.perf_counter() - started
             results.append(result)
     return results, 1000 * keeping / max(1, len(results))
@@ -92,7 +93,7 @@ def part_cost(engine: Engine, results: list[Inspection], keep_ms: float) -> list
     row = engine.registry.db.row("SELECT avg(length(vector) + length(regions) + 64) FROM photo_descriptors")
     features = [engine.local.root / r.sha256[:2] / f"{r.sha256}.npz" for r in results]
     sizes = [f.stat().st_size for f in features if f.exists()]
-    regions = np.mean([len(r.regions) for r in results if r.regions is not None])
+    regions = np.mean([len(p.regions) for p in engine.photo_store.get(list(range(1, len(results) + 1)))])
     return [
         "| kept per photo | value |",
         "| --- | --- |",
@@ -169,19 +170,19 @@ def part_speed(
     engine: Engine, design_pk: int, results: list[Inspection], paths: list[Path], count: int
 ) -> list[str]:
     kept = engine.photo_store.count()
-    base = np.stack([r.descriptor for r in results])
+    base = np.concatenate([vectors.astype(np.float32) for _, vectors in engine.photo_store.vectors()])
     plant(engine, base, count, seed=1)
     engine.photos.reload()
     started = time.perf_counter()
     loaded = engine.photos.count
     load_s = time.perf_counter() - started
     shortlist = engine.photo_store.get(_shortlist_ids(engine, design_pk))
-    donors = [r for r in results if r.local is not None and r.regions is not None]
+    real = [p for p in engine.photo_store.get(list(range(1, kept + 1))) if engine.local.get(p.sha256)]
     for i, photo in enumerate(shortlist):
-        donor = donors[i % len(donors)]
+        donor = real[i % len(real)]
         if not photo.sha256.startswith("0000"):
             continue
-        engine.local.put(photo.sha256, donor.local)
+        engine.local.put(photo.sha256, engine.local.get(donor.sha256))
         regions = np.asarray(donor.regions, dtype=np.float16).tobytes()
         with engine.registry.db.transaction() as db:
             db.execute("UPDATE photo_descriptors SET regions = ? WHERE id = ?", (regions, photo.id))

@@ -71,7 +71,7 @@ class Tally:
 class Server:
     """`lanternguard serve` in a subprocess on a free loopback port."""
 
-    def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, home: Path, env: dict[str, str] | None = None, cwd: Path = ROOT) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -81,7 +81,7 @@ class Server:
         # every simulated client shares one key per role, so the per-key upload cap is lifted
         shared_keys = {"LANTERNGUARD_MAX_UPLOADS_PER_KEY": "1000"}
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env={**os.environ, **shared_keys, **(env or {})}, stdout=self.log,
+            command, cwd=cwd, env={**os.environ, **shared_keys, **(env or {})}, stdout=self.log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from index.matching.legal import legal_verdict, today
 from index.matching.ranking import RankedHit, appearance_candidates, rerank
 from index.matching.verdict import MAX_MATCHES, DesignHit, Thresholds, Verdict
 from index.matching.verification import Verification, verify
+from index.pipeline.cascade import Cascade, CascadeBounds
 from index.pipeline.photos import Decoded, Decoder, Rejected
 from index.pipeline.settings import EngineSettings
 from index.search.live import LiveIndex
@@ -44,8 +45,9 @@ class Match:
 class Inspection:
     """The outcome for one photo: verdict and matches, best first, and the thresholds that decided.
 
-    `descriptor` (global), `regions` and `local` are what the photo was described by, so that the
-    service can keep them for looking back when a design is registered later.
+    `first_pass`: the photo's best first-pass score when the cascade ran (index/pipeline/cascade.py).
+    `descriptor` (global), `regions` and `local` are what the photo was described by in full, so
+    that the service can keep them for looking back (None where the cascade decided on its first pass).
     """
 
     source: str
@@ -53,6 +55,7 @@ class Inspection:
     verdict: Verdict
     matches: list[Match]
     thresholds: Thresholds | None = None
+    first_pass: float | None = None
     descriptor: np.ndarray | None = field(default=None, compare=False, repr=False)
     regions: np.ndarray | None = field(default=None, compare=False, repr=False)
     local: LocalFeatures | None = field(default=None, compare=False, repr=False)
@@ -71,6 +74,7 @@ class Inspector:
         local: LocalFeatureStore,
         live: LiveIndex,
         thresholds: Callable[[], Thresholds],
+        cascade: Callable[[], CascadeBounds | None] = lambda: None,
     ) -> None:
         self.settings = settings
         self.decoder = decoder
@@ -80,6 +84,10 @@ class Inspector:
         self.local = local
         self.live = live
         self.thresholds = thresholds
+        self.cascade_bounds = cascade
+        self._cascade = Cascade(
+            settings, embedder, live, decoder.pool.submit, self._search_regions, self._reference_features
+        )
 
     def inspect_decoded(
         self, decoded: list[Decoded | Rejected], destination: str | None = None
@@ -94,6 +102,11 @@ class Inspector:
         good = [d for d in decoded if isinstance(d, Decoded)]
         if not good:
             return list(decoded)
+        bounds = self.cascade_bounds()
+        if bounds is not None:
+            return self._finish(
+                decoded, good, *self._cascade.rank(good, bounds, self.thresholds), destination
+            )
         globals_, regions = self.embedder.describe([d.image for d in good])
         s = self.settings
         limit = max(MAX_MATCHES, s.verify_top_k)
@@ -116,10 +129,24 @@ class Inspector:
                 lambda pair: self._verify(pair[0], pair[1], sha_of), zip(good, candidates, strict=True)
             )
         )
+        described = list(zip(globals_, regions or [None] * len(good), strict=True))
+        return self._finish(decoded, good, ranked, thresholds, [None] * len(good), destination, described)
+
+    def _finish(
+        self,
+        decoded: list[Decoded | Rejected],
+        good: list[Decoded],
+        ranked: list[list[RankedHit]],
+        thresholds: Thresholds,
+        first_pass: list[float] | list[None],
+        destination: str | None,
+        described: list[tuple[np.ndarray | None, np.ndarray | None]] | None = None,
+    ) -> list[Inspection | Rejected]:
+        described = described or [(None, None)] * len(good)
         records = self.registry.designs_by_pk(sorted({r.hit.design_pk for row in ranked for r in row}))
-        described = zip(good, ranked, globals_, regions or [None] * len(good), strict=True)
         inspections = iter(
-            _inspection(d, row, records, thresholds, destination, g, r) for d, row, g, r in described
+            replace(_inspection(d, row, records, thresholds, destination, g, r), first_pass=first)
+            for d, row, first, (g, r) in zip(good, ranked, first_pass, described, strict=True)
         )
         return [item if isinstance(item, Rejected) else next(inspections) for item in decoded]
 
@@ -147,11 +174,12 @@ class Inspector:
         self, decoded: Decoded, candidates: list[DesignHit], sha_of: dict[int, str]
     ) -> list[RankedHit]:
         s = self.settings
-        if decoded.local is None or not s.verify_top_k:
+        if not s.verify_top_k:
             return rerank(candidates, [None] * len(candidates), s.inlier_saturation)
+        local = decoded.local if decoded.local is not None else extract_local(decoded.image, s.local)
         top = candidates[: s.verify_top_k]
         references = [self._reference_features(c.image_id, sha_of) for c in top]
-        checks = self._check(decoded.local, references)
+        checks = self._check(local, references)
         verifications: list[Verification | None] = [*checks, *([None] * (len(candidates) - len(top)))]
         return rerank(candidates, verifications, s.inlier_saturation)
 
@@ -189,7 +217,7 @@ def _inspection(
     records: dict[int, DesignRecord],
     thresholds: Thresholds,
     destination: str | None,
-    descriptor: np.ndarray,
+    descriptor: np.ndarray | None,
     regions: np.ndarray | None,
 ) -> Inspection:
     matches = [

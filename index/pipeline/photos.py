@@ -64,25 +64,33 @@ class Decoder:
         """Stop the worker threads."""
         self.pool.shutdown()
 
-    def decode(self, source: ImageSource) -> Decoded:
-        """Return the decoded photo. Raises InvalidImage."""
+    def decode(self, source: ImageSource, local: bool = True) -> Decoded:
+        """Return the decoded photo, with local features when verification is on and `local`.
+
+        Raises InvalidImage.
+        """
         name = source_name(source)
         data = source if isinstance(source, bytes) else read_file(source)
         image = load_image(data, max_side=self.max_side, name=name)
-        local = extract_local(image, self.local) if self.with_local else None
-        return Decoded(name, data, image, local)
+        features = extract_local(image, self.local) if self.with_local and local else None
+        return Decoded(name, data, image, features)
 
-    def attempt(self, source: ImageSource) -> Decoded | Rejected:
+    def attempt(self, source: ImageSource, local: bool = True) -> Decoded | Rejected:
         """Return the decoded photo, or a Rejected that says why it cannot be read."""
         try:
-            return self.decode(source)
+            return self.decode(source, local)
         except InvalidImage as exc:
             return Rejected(source_name(source), str(exc))
 
-    def decode_all(self, sources: Sequence[ImageSource]) -> list[Decoded | Rejected]:
+    def decode_all(self, sources: Sequence[ImageSource], local: bool = True) -> list[Decoded | Rejected]:
         """Decode photos on the workers; return them in order."""
-        return [future.result() for future in self.decode_later(sources)]
+        return [future.result() for future in self.decode_later(sources, local)]
 
-    def decode_later(self, sources: Sequence[ImageSource]) -> list[Future[Decoded | Rejected]]:
-        """Start decoding photos on the workers; return their futures in order."""
-        return [self.pool.submit(self.attempt, source) for source in sources]
+    def decode_later(
+        self, sources: Sequence[ImageSource], local: bool = True
+    ) -> list[Future[Decoded | Rejected]]:
+        """Start decoding photos on the workers; return their futures in order.
+
+        `local=False` leaves SIFT out (the inspection cascade extracts it only for photos in doubt).
+        """
+        return [self.pool.submit(self.attempt, source, local) for source in sources]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,31 +71,55 @@ class Registrar:
         `create_only`) yields a RegistrationFailed and changes nothing; the others go on.
         `progress` is called with the number of images handled. The index settles at the end.
         """
-        pending: list[tuple[DesignFields, list[ImageSource]]] = []
+        ahead: tuple[list[tuple[DesignFields, list[ImageSource]]], list[Future[Decoded | Rejected]]] | None
+        ahead = None
         try:
-            for fields, sources in items:
-                if not 1 <= len(sources) <= MAX_VIEWS:
-                    yield RegistrationFailed(
-                        fields.design_id,
-                        InvalidInput(f"give 1 to {MAX_VIEWS} images per design, got {len(sources)}"),
-                    )
+            for entry in self._grouped(items, batch_images):
+                if isinstance(entry, RegistrationFailed):
+                    yield entry
                     continue
-                pending.append((fields, sources))
-                if sum(len(s) for _, s in pending) >= batch_images:
-                    yield from self._register_batch(pending, create_only, progress)
-                    pending = []
-            if pending:
-                yield from self._register_batch(pending, create_only, progress)
+                started = (entry, self.decoder.decode_later([s for _, sources in entry for s in sources]))
+                if ahead is not None:
+                    yield from self._register_batch(*ahead, create_only, progress)
+                ahead = started
+            if ahead is not None:
+                yield from self._register_batch(*ahead, create_only, progress)
         finally:
             self.live.settle()
+
+    def _grouped(
+        self, items: Iterable[tuple[DesignFields, list[ImageSource]]], batch_images: int
+    ) -> Iterator[list[tuple[DesignFields, list[ImageSource]]] | RegistrationFailed]:
+        """Yield batches of designs of about `batch_images` images, and a failure per bad design."""
+        pending: list[tuple[DesignFields, list[ImageSource]]] = []
+        for fields, sources in items:
+            if not 1 <= len(sources) <= MAX_VIEWS:
+                yield RegistrationFailed(
+                    fields.design_id,
+                    InvalidInput(f"give 1 to {MAX_VIEWS} images per design, got {len(sources)}"),
+                )
+                continue
+            pending.append((fields, sources))
+            if sum(len(s) for _, s in pending) >= batch_images:
+                yield pending
+                pending = []
+        if pending:
+            yield pending
 
     def _register_batch(
         self,
         batch: list[tuple[DesignFields, list[ImageSource]]],
+        futures: list[Future[Decoded | Rejected]],
         create_only: bool,
         progress: Callable[[int], None] | None,
     ) -> Iterator[Registration | RegistrationFailed]:
-        decoded = self.decoder.decode_all([s for _, sources in batch for s in sources])
+        """Embed a decoded batch, store it durably, commit it in one transaction, make it searchable.
+
+        Images already stored for their design (a retry) are neither embedded nor stored again. The
+        image bytes and local features of the whole batch are made durable together before the
+        registry commit that acknowledges the batch's designs (acknowledged means durable).
+        """
+        decoded = [future.result() for future in futures]
         stored = self.registry.stored_hashes([fields.design_id for fields, _ in batch])
         fresh: list[Decoded] = []
         position = 0
@@ -105,6 +130,8 @@ class Registrar:
                     fresh.append(d)
             position += len(sources)
         vectors = dict(zip(map(id, fresh), self.embedder.embed([d.image for d in fresh]), strict=True))
+        ready: list[tuple[DesignFields, list[Decoded], list[NewImage], list[Rejected]]] = []
+        failed: list[RegistrationFailed] = []
         position = 0
         for fields, sources in batch:
             mine = decoded[position : position + len(sources)]
@@ -120,31 +147,34 @@ class Registrar:
                 progress(len(sources))
             if not images:
                 reasons = "; ".join(r.reason for r in rejected)
-                yield RegistrationFailed(fields.design_id, InvalidImage(f"no readable image: {reasons}"))
+                failed.append(
+                    RegistrationFailed(fields.design_id, InvalidImage(f"no readable image: {reasons}"))
+                )
                 continue
-            try:
-                yield self._store(fields, [d for d in images if id(d) in vectors], new, rejected, create_only)
-            except LanternGuardError as exc:
-                yield RegistrationFailed(fields.design_id, exc)
-
-    def _store(
-        self,
-        fields: DesignFields,
-        images: list[Decoded],
-        new: list[NewImage],
-        rejected: list[Rejected],
-        create_only: bool,
-    ) -> Registration:
-        for decoded in images:
-            digest = self.blobs.put(decoded.data)
-            if decoded.local is not None:
-                self.local.put(digest, decoded.local)
+            ready.append((fields, [d for d in images if id(d) in vectors], new, rejected))
+        yield from failed
+        if not ready:
+            return
+        kept = [d for _, images, _, _ in ready for d in images]
+        self.blobs.put_many([d.data for d in kept])
+        self.local.put_many([(sha256_of(d.data), d.local) for d in kept if d.local is not None])
         with self.live.lock:
-            design, added = self.registry.add_images(
-                fields, new, self.live.fingerprint, create_only, max_images=MAX_VIEWS
+            outcomes = self.registry.add_many(
+                [(fields, new) for fields, _, new, _ in ready],
+                self.live.fingerprint,
+                create_only,
+                max_images=MAX_VIEWS,
             )
-            if design.withdrawn_at is None and added:
-                by_id = {image.sha256: image.vector for image in new}
-                vectors = np.stack([by_id[self.registry.image_sha256(i)] for i in added])
-                self.live.add(design.pk, added, vectors)
-        return Registration(design=design, added=added, rejected=rejected)
+            for (_, _, new, _), outcome in zip(ready, outcomes, strict=True):
+                if isinstance(outcome, LanternGuardError):
+                    continue
+                design, added = outcome
+                if design.withdrawn_at is None and added:
+                    by_id = {image.sha256: image.vector for image in new}
+                    vectors_added = np.stack([by_id[self.registry.image_sha256(i)] for i in added])
+                    self.live.add(design.pk, added, vectors_added)
+        for (fields, _, _, rejected), outcome in zip(ready, outcomes, strict=True):
+            if isinstance(outcome, LanternGuardError):
+                yield RegistrationFailed(fields.design_id, outcome)
+            else:
+                yield Registration(design=outcome[0], added=outcome[1], rejected=rejected)

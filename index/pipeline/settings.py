@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.matching.calibration import DEFAULT_CALIBRATION, Calibration
+from index.pipeline.cascade import DEFAULT_CASCADE, CascadeTable
 from index.search.live import IndexPolicy
 from model.embedder import EmbedderConfig
 from model.local import LocalConfig
@@ -23,6 +24,7 @@ class EngineSettings:
     whitening_min_images: int = 512
     whitening_regrowth: float = 1.25
     calibration: Calibration = DEFAULT_CALIBRATION
+    cascade: CascadeTable = DEFAULT_CASCADE
     neighbours: int = 100
     region_neighbours: int = 20
     verify_top_k: int = 10

@@ -15,6 +15,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from index.engine import Engine, Inspection, LookBack
 from index.matching.verdict import Verdict
 from index.service.alerts import AlertLog, AlertRecord, How, NewAlert, Sighting, scan_item
@@ -51,8 +53,8 @@ class FollowUp:
     def inspected(self, record: InspectionRecord, result: Inspection) -> list[AlertRecord]:
         """Keep an inspection's photo and alert the owners of the designs it names. Returns the alerts."""
         try:
-            self.engine.keep_photo(result)
-            return self._live(result, How.INSPECTION, Sighting(inspection_id=record.id))
+            vector = self.engine.keep_photo(result, self.engine.blobs.get(result.sha256))
+            return self._live(result, How.INSPECTION, Sighting(inspection_id=record.id), vector)
         except Exception:
             logger.exception("inspection %d: keeping its photo or raising its alerts failed", record.id)
             return []
@@ -60,14 +62,14 @@ class FollowUp:
     def scanned(self, scan_id: int, start: int, items: list[tuple[int, str, bytes, Inspection]]) -> None:
         """Keep a scan batch's readable images (position in batch, name, bytes, result) and alert owners."""
         try:
+            vectors = []
             for _, _, data, result in items:
                 self.engine.blobs.put(data)
-                self.engine.keep_photo(result)
+                vectors.append(self.engine.keep_photo(result, data))
             self.scans.add_photos(scan_id, [(start + p, name, r.sha256) for p, name, _, r in items])
-            for position, name, _, result in items:
-                self._live(
-                    result, How.SCAN, Sighting(scan_id=scan_id, item=scan_item(start + position, name))
-                )
+            for (position, name, _, result), vector in zip(items, vectors, strict=True):
+                source = Sighting(scan_id=scan_id, item=scan_item(start + position, name))
+                self._live(result, How.SCAN, source, vector)
         except Exception:
             logger.exception("scan %d: keeping its images or raising their alerts failed", scan_id)
 
@@ -103,14 +105,14 @@ class FollowUp:
             self.hooks.enqueue(alert.owner, "alert.updated", alert.id, {"alert": self.payload(alert)})
             self.dispatcher.wake()
 
-    def _live(self, result: Inspection, how: How, source: Sighting) -> list[AlertRecord]:
+    def _live(self, result: Inspection, how: How, source: Sighting, vector: np.ndarray) -> list[AlertRecord]:
         thresholds = self.engine.thresholds
         new = []
         for match in result.matches:
             verdict = thresholds.verdict(match.score)
             if verdict is Verdict.NO_MATCH or match.design.owner is None:
                 continue
-            if self.feedback.suppresses(match.design.pk, result.sha256, result.descriptor):
+            if self.feedback.suppresses(match.design.pk, result.sha256, vector):
                 logger.info(
                     "alert of %s for %s suppressed by a rejection", result.sha256[:12], match.design.design_id
                 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from index.store.files import write_bytes_atomic
+from index.store.files import write_bytes_atomic, write_many_atomic
 
 
 def sha256_of(data: bytes) -> str:
@@ -34,3 +34,12 @@ class BlobStore:
     def get(self, sha256: str) -> bytes:
         """Return the stored bytes. Raises FileNotFoundError when absent."""
         return self.path(sha256).read_bytes()
+
+    def put_many(self, datas: list[bytes]) -> list[str]:
+        """Store several blobs, durable together on return (write_many_atomic); return their sha256."""
+        digests = [sha256_of(data) for data in datas]
+        missing = {
+            self.path(d): data for d, data in zip(digests, datas, strict=True) if not self.path(d).exists()
+        }
+        write_many_atomic(self.root, list(missing.items()))
+        return digests

@@ -8,7 +8,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from index.store.files import write_bytes_atomic
+from index.store.files import write_bytes_atomic, write_many_atomic
 from model.local import LocalFeatures
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,17 @@ class LocalFeatureStore:
         if not features_intact(path):
             write_bytes_atomic(path, seal(features.to_bytes()))
         self._remember(sha256, features)
+
+    def put_many(self, items: list[tuple[str, LocalFeatures]]) -> None:
+        """Store the features of several views, durable together when this returns, and cache them."""
+        missing = {
+            self._path(sha): seal(features.to_bytes())
+            for sha, features in items
+            if not features_intact(self._path(sha))
+        }
+        write_many_atomic(self.root, list(missing.items()))
+        for sha, features in items:
+            self._remember(sha, features)
 
     def get(self, sha256: str) -> LocalFeatures | None:
         """Return the stored features of a view, or None when they were never stored (or are unreadable)."""

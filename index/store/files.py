@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import os
@@ -49,6 +51,68 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         fsync_folder(path.parent)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _syncfs() -> Callable[[int], int] | None:
+    """Return libc's syncfs (Linux: flush one filesystem's data and metadata, and wait), or None."""
+    name = ctypes.util.find_library("c")
+    try:
+        function = ctypes.CDLL(name, use_errno=True).syncfs if name else None
+    except (OSError, AttributeError):
+        return None
+    if function is not None:
+        function.argtypes = [ctypes.c_int]
+    return function
+
+
+_SYNCFS = _syncfs()
+
+
+def sync_filesystem(folder: Path) -> bool:
+    """Make everything written to `folder`'s filesystem durable (data, new names); False if unsupported."""
+    if _SYNCFS is None:
+        return False
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if _SYNCFS(fd) != 0:
+            raise OSError(ctypes.get_errno(), f"syncfs of {folder} failed")
+    finally:
+        os.close(fd)
+    return True
+
+
+def write_many_atomic(root: Path, items: list[tuple[Path, bytes]]) -> None:
+    """Write each (path under `root`, data) atomically, all made durable together before returning.
+
+    Why: write_bytes_atomic costs two fsyncs per file (the file, then its folder), and registering a
+    batch of views writes four files per view. Here every temporary file is written, one sync of the
+    filesystem makes their contents durable, they are renamed into place, and a second sync makes
+    the new names durable: the same guarantee (each path holds all of its bytes or does not exist,
+    and all exist once this returns) for two syncs per batch. Where syncfs is missing, each file
+    falls back to write_bytes_atomic.
+    """
+    if not items:
+        return
+    ensure_folder(root)
+    if _SYNCFS is None:
+        for path, data in items:
+            write_bytes_atomic(path, data)
+        return
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, data in items:
+            ensure_folder(path.parent)
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            staged.append((Path(name), path))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+        sync_filesystem(root)
+        for temporary, path in staged:
+            os.replace(temporary, path)
+        sync_filesystem(root)
+    finally:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
