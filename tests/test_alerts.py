@@ -193,3 +193,13 @@ def test_the_admin_sees_flagged_designs(service: Service) -> None:
         service.client.get("/api/v1/feedback?flagged=true", headers=service.auth("firm_b")).json()["data"]
         == []
     )
+
+
+def test_an_expired_designs_look_alike_alerts_at_most_review(service: Service) -> None:
+    design = service.register("firm_a", 8, valid_from="1990-01-01", valid_until="2001-01-01")
+    retro_of(service, design["id"])
+    inspected = service.inspect(photo_of(8)).json()
+    assert inspected["verdict"] == "review"
+    assert inspected["matches"][0]["legal_status"] == "expired"
+    (alert,) = alerts_of(service, "firm_a")
+    assert alert["how"] == "inspection" and alert["verdict"] == "review"

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import numpy as np
 
 from index.engine import Engine, Inspection, LookBack
+from index.matching.legal import day_of, design_verdict, today
 from index.matching.verdict import Verdict
 from index.service.alerts import AlertLog, AlertRecord, How, NewAlert, Sighting, scan_item
 from index.service.delivery import Dispatcher
@@ -54,7 +56,10 @@ class FollowUp:
         """Keep an inspection's photo and alert the owners of the designs it names. Returns the alerts."""
         try:
             vector = self.engine.keep_photo(result, self.engine.blobs.get(result.sha256))
-            return self._live(result, How.INSPECTION, Sighting(inspection_id=record.id), vector)
+            source = Sighting(inspection_id=record.id)
+            return self._live(
+                result, How.INSPECTION, source, vector, day_of(record.created_at), record.destination
+            )
         except Exception:
             logger.exception("inspection %d: keeping its photo or raising its alerts failed", record.id)
             return []
@@ -69,7 +74,7 @@ class FollowUp:
             self.scans.add_photos(scan_id, [(start + p, name, r.sha256) for p, name, _, r in items])
             for (position, name, _, result), vector in zip(items, vectors, strict=True):
                 source = Sighting(scan_id=scan_id, item=scan_item(start + position, name))
-                self._live(result, How.SCAN, source, vector)
+                self._live(result, How.SCAN, source, vector, today(), None)
         except Exception:
             logger.exception("scan %d: keeping its images or raising their alerts failed", scan_id)
 
@@ -105,11 +110,20 @@ class FollowUp:
             self.hooks.enqueue(alert.owner, "alert.updated", alert.id, {"alert": self.payload(alert)})
             self.dispatcher.wake()
 
-    def _live(self, result: Inspection, how: How, source: Sighting, vector: np.ndarray) -> list[AlertRecord]:
+    def _live(
+        self,
+        result: Inspection,
+        how: How,
+        source: Sighting,
+        vector: np.ndarray,
+        on: date,
+        destination: str | None,
+    ) -> list[AlertRecord]:
+        """Alert the owners of the designs a result names, each at the verdict its legal status allows."""
         thresholds = self.engine.thresholds
         new = []
         for match in result.matches:
-            verdict = thresholds.verdict(match.score)
+            verdict = design_verdict(match.design, match.score, thresholds, on, destination)
             if verdict is Verdict.NO_MATCH or match.design.owner is None:
                 continue
             if self.feedback.suppresses(match.design.pk, result.sha256, vector):
