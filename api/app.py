@@ -22,7 +22,22 @@ from api.errors import install_error_handler
 from api.guards import AuthFailures, BodyDeadline, KeyGate, UploadCap
 from api.headers import SecurityHeaders
 from api.limits import BodyLimit
-from api.routes import audit, demo, designs, firms, health, hits, images, inspections, keys, pages, scans
+from api.routes import (
+    alerts,
+    audit,
+    demo,
+    designs,
+    firms,
+    health,
+    hits,
+    images,
+    inspections,
+    keys,
+    pages,
+    retro,
+    scans,
+    webhooks,
+)
 from api.schemas import API
 from api.services import Services
 from api.settings import ServiceSettings
@@ -53,6 +68,8 @@ TAGS = [
     {"name": "inspections", "description": "Photos checked by inspectors, with verdicts and evidence."},
     {"name": "hits", "description": "Where a firm's designs were named by inspections and scans."},
     {"name": "scans", "description": "Batch scans of zip archives or server folders."},
+    {"name": "alerts", "description": "A firm's alerts (live and retro), look-backs and reviewer feedback."},
+    {"name": "webhooks", "description": "Signed deliveries of a firm's alerts to its endpoints."},
     {"name": "keys", "description": "API keys, firms and the caller's identity."},
     {"name": "health", "description": "Liveness and readiness."},
     {"name": "demo", "description": "Generated demo photos (demo mode only)."},
@@ -109,7 +126,23 @@ def create_app(settings: ServiceSettings, embedder: Embedder | None = None) -> F
     app.add_middleware(KeyGate, stores=_key_stores, failures=app.state.auth_failures)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(i18n.LocaleMiddleware)
-    for module in (health, designs, images, inspections, hits, scans, keys, firms, audit, demo, pages):
+    routers = (
+        health,
+        designs,
+        retro,
+        images,
+        inspections,
+        hits,
+        scans,
+        alerts,
+        webhooks,
+        keys,
+        firms,
+        audit,
+        demo,
+        pages,
+    )
+    for module in routers:
         app.include_router(module.router)
     app.state.templates = Jinja2Templates(env=i18n.template_environment())
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -22,7 +22,8 @@ KEY_STATE = "audit_key"
 ANSWER_FIELDS = ("id", "verdict", "photo_sha256", "status", "registration_number", "role", "firm", "name")
 """Fields of a JSON answer worth keeping; never the issued key's secret (`key`)."""
 REQUEST_FIELDS = frozenset({"review", "title", "registration_number", "locarno_class", "valid_from",
-                            "valid_until", "role", "firm", "label", "name"})  # fmt: skip
+                            "valid_until", "role", "firm", "label", "name",
+                            "state", "url", "events"})  # fmt: skip
 _CAPTURE = 64 * 1024
 _ACTIONS = (
     (re.compile(r"^/api/v1/designs$"), {"POST": "design.register"}),
@@ -34,6 +35,10 @@ _ACTIONS = (
     (re.compile(r"^/api/v1/keys$"), {"POST": "key.issue"}),
     (re.compile(r"^/api/v1/keys/[^/]+$"), {"DELETE": "key.revoke"}),
     (re.compile(r"^/api/v1/firms$"), {"POST": "firm.add"}),
+    (re.compile(r"^/api/v1/alerts/[^/]+$"), {"PATCH": "alert.mark"}),
+    (re.compile(r"^/api/v1/alerts/[^/]+/field-view$"), {"POST": "alert.field_view"}),
+    (re.compile(r"^/api/v1/webhooks$"), {"POST": "webhook.create"}),
+    (re.compile(r"^/api/v1/webhooks/[^/]+$"), {"DELETE": "webhook.delete"}),
 )
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from api import i18n
+from api.cli_alerts import add_alert_commands
 from api.cli_maintenance import CliAudit, add_maintenance_commands, cli_actor
 from api.demo import DEMO_DESIGNS, DEMO_FIRM, DEMO_KEY_LABEL
 from api.errors import EXIT_OK, answer_for
@@ -346,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.set_defaults(run=cmd_evaluate)
     _add_service_commands(commands, common)
     add_maintenance_commands(commands, common)
+    add_alert_commands(commands, common)
     return parser
 
 

@@ -90,6 +90,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(json.dumps({
             "found": [asdict(f) for f in before.findings], "left": [asdict(f) for f in after.findings],
             "deferred": [str(p) for p in after.deferred], "counts": after.counts, "clean": report.clean,
+            "expired_photos": report.expired,
         }))  # fmt: skip
     else:
         counts = ", ".join(f"{k} {v}" for k, v in after.counts.items())
@@ -101,6 +102,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             print("left      " + printable(finding.line()))
         for path in after.deferred:
             print(f"deferred  {path}: changed less than {grace:g} s ago (a write may be in progress)")
+        if report.expired:
+            print(f"retention: removed {report.expired} photo(s) kept longer than the retention period")
         print("clean" if report.clean else f"{len(after.findings)} inconsistenc(ies) left")
     if report.repaired:
         detail = {"found": len(before.findings), "left": len(after.findings)}

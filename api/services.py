@@ -10,25 +10,36 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api.alert_presenters import alert_json
 from api.demo import seed_demo
 from api.settings import ServiceSettings
 from index.engine import Engine
 from index.errors import IndexNotReady, InvalidInput, ServiceStarting
 from index.home.maintenance import home_lock
+from index.service.alert_desk import AlertDesk
+from index.service.alerts import AlertLog
 from index.service.audit import AuditLog
 from index.service.catalogue import Catalogue
+from index.service.delivery import DeliveryPolicy, Dispatcher
 from index.service.design_records import ServiceRegistry
 from index.service.desk import Desk
+from index.service.feedback import Feedback
+from index.service.followup import FollowUp
 from index.service.hits import HitLog
 from index.service.inspections import InspectionLog
 from index.service.keys import IssuedKey, KeyStore, Role
+from index.service.retention import expire_photos
+from index.service.retro import Retro, RetroLog
 from index.service.scanner import ScanLimits, Scanner
 from index.service.scans import ScanLog
+from index.service.webhooks import Webhooks
 from index.store.database import Database
 from index.store.schema import REGISTRY_FILE
 from model.embedder import Embedder
 
 logger = logging.getLogger(__name__)
+
+RETENTION_EVERY_S = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,9 @@ class _Loaded:
     catalogue: Catalogue
     desk: Desk
     scanner: Scanner
+    feedback: Feedback
+    retro: Retro
+    alert_desk: AlertDesk
 
 
 class Services:
@@ -57,6 +71,14 @@ class Services:
         self.inspection_log = InspectionLog(self.database)
         self.scan_log = ScanLog(self.database)
         self.audit = AuditLog(self.database)
+        self.alerts = AlertLog(self.database)
+        self.webhooks = Webhooks(self.database, settings.webhook_allow_private)
+        policy = DeliveryPolicy(
+            settings.webhook_attempts, settings.webhook_backoff_s, settings.webhook_timeout_s
+        )
+        self.dispatcher = Dispatcher(self.webhooks, policy)
+        self._daily = threading.Event()
+        self._retention: threading.Thread | None = None
         self.hits = HitLog(self.database)
         self._home_lock = ExitStack()
         self._ready = threading.Event()
@@ -72,6 +94,8 @@ class Services:
         stale = self.scan_log.fail_unfinished("the service stopped before this scan finished; start it again")
         if stale:
             logger.warning("%d scan(s) left unfinished by an earlier run were marked failed", stale)
+        RetroLog(self.database).fail_unfinished("the service stopped before this look-back finished")
+        self.dispatcher.start()
         self._loader = threading.Thread(target=self._load, name="load-engine", daemon=True)
         self._loader.start()
 
@@ -82,11 +106,25 @@ class Services:
             limits = ScanLimits(
                 s.max_scan_unpacked_bytes, s.max_scan_images, s.max_upload_bytes, s.max_pixels
             )
+            catalogue = Catalogue(engine, self.registry, s.max_pixels)
+            feedback = Feedback(self.database, engine.photo_store)
+            follow_up = FollowUp(
+                engine,
+                self.alerts,
+                feedback,
+                self.webhooks,
+                self.dispatcher,
+                self.scan_log,
+                alert_json,
+            )
             loaded = _Loaded(
                 engine=engine,
-                catalogue=Catalogue(engine, self.registry, s.max_pixels),
-                desk=Desk(engine, self.inspection_log, self.registry, s.max_pixels),
-                scanner=Scanner(engine, self.scan_log, s.home / "scans", limits),
+                catalogue=catalogue,
+                desk=Desk(engine, self.inspection_log, self.registry, s.max_pixels, follow_up),
+                scanner=Scanner(engine, self.scan_log, s.home / "scans", limits, follow_up),
+                feedback=feedback,
+                retro=Retro(engine, RetroLog(self.database), follow_up, s.retain_days, s.retro_shortlist),
+                alert_desk=AlertDesk(engine, self.alerts, catalogue, follow_up),
             )
             if s.demo:
                 logger.info("demo: %d demo design(s) registered", seed_demo(loaded.catalogue))
@@ -95,8 +133,20 @@ class Services:
             self._failure = f"{type(exc).__name__}: {exc}"
             return
         self._services = loaded
+        self._retention = threading.Thread(target=self._expire_daily, name="retention", daemon=True)
+        self._retention.start()
         self._ready.set()
         logger.info("ready: %d reference image(s) searchable", engine.index_size)
+
+    def _expire_daily(self) -> None:
+        """Remove photos past the retention period now, then once a day, until the service stops."""
+        while not self._daily.is_set():
+            try:
+                expired = expire_photos(self.database, self.settings.home, self.settings.retain_days)
+                self.engine.photos.remove(expired.photo_ids)
+            except Exception:
+                logger.exception("the daily retention run failed; it runs again tomorrow")
+            self._daily.wait(RETENTION_EVERY_S)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait until the engine is loaded. Returns whether it is."""
@@ -116,9 +166,14 @@ class Services:
         """Stop the scan worker and close the engine and every store."""
         if self._loader is not None:
             self._loader.join()
+        self._daily.set()
+        if self._retention is not None:
+            self._retention.join()
         if self._services is not None:
             self._services.scanner.close()
+            self._services.retro.close()
             self._services.engine.close()
+        self.dispatcher.close()
         self.registry.close()
         self.database.close()
         self._home_lock.close()
@@ -151,6 +206,21 @@ class Services:
     def scanner(self) -> Scanner:
         """Return the scan runner. Raises ServiceStarting."""
         return self._loaded().scanner
+
+    @property
+    def feedback(self) -> Feedback:
+        """Return the reviewer feedback. Raises ServiceStarting."""
+        return self._loaded().feedback
+
+    @property
+    def retro(self) -> Retro:
+        """Return the look-back runner. Raises ServiceStarting."""
+        return self._loaded().retro
+
+    @property
+    def alert_desk(self) -> AlertDesk:
+        """Return the firm's alert operations. Raises ServiceStarting."""
+        return self._loaded().alert_desk
 
     # ---- keys ------------------------------------------------------------------------------
 

@@ -76,6 +76,9 @@ class EngineEnvironment(BaseSettings):
     raw_review: float = DEFAULT_CALIBRATION.raw.review
     whitened_match: float = DEFAULT_CALIBRATION.whitened.match
     whitened_review: float = DEFAULT_CALIBRATION.whitened.review
+    retain_days: int = Field(
+        365, ge=1, le=36_500, description="days inspection photos and scan images are kept"
+    )
 
     @model_validator(mode="after")
     def _thresholds_agree(self) -> EngineEnvironment:
@@ -99,6 +102,7 @@ class EngineEnvironment(BaseSettings):
             home=self.home,
             embedder=embedder_config(self.backbone, self.precision, self.runtime),
             calibration=self.calibration(),
+            retain_days=self.retain_days,
             cascade=DEFAULT_CASCADE if self.cascade else NO_CASCADE,
         )
 
@@ -127,6 +131,13 @@ class ServiceSettings(EngineEnvironment):
         16_384, ge=1, description="slowest a request body may arrive after the grace (else 408)"
     )
     demo: bool = False
+    webhook_allow_private: bool = Field(
+        False, description="let webhooks go to loopback, private, link-local and metadata addresses (tests)"
+    )
+    webhook_attempts: int = Field(5, ge=1, le=20, description="tries of a webhook delivery before it fails")
+    webhook_backoff_s: float = Field(2.0, ge=0.01, le=3_600, description="wait before the first retry")
+    webhook_timeout_s: float = Field(5.0, ge=0.1, le=60, description="how long a receiver may take to answer")
+    retro_shortlist: int = Field(200, ge=1, le=10_000, description="kept photos a look-back verifies at most")
 
     _split = field_validator("scan_roots", mode="before")(_split_paths)
 

@@ -6,6 +6,8 @@ import logging
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
+import numpy as np
+
 from index.matching.calibration import DEFAULT_CALIBRATION, model_fingerprint
 from index.matching.verdict import Thresholds
 from index.matching.verification import Verification
@@ -13,11 +15,14 @@ from index.pipeline.cascade import CascadeBounds, regime_of
 from index.pipeline.inspection import Inspection, Inspector, Match
 from index.pipeline.photos import Decoder, Rejected, source_name
 from index.pipeline.registration import MAX_VIEWS, Registrar, Registration, RegistrationFailed
+from index.pipeline.retro import DEFAULT_SHORTLIST, LookBack, Retrospector, Traffic
 from index.pipeline.selfcal import PHOTO_SIDE, SelfCalibration, self_calibrate
 from index.pipeline.settings import EngineSettings
 from index.search.live import LiveIndex
+from index.search.photos import PhotoIndex
 from index.store.blobs import BlobStore
 from index.store.features import LocalFeatureStore
+from index.store.photos import PhotoStore
 from index.store.registry import DesignFields, DesignRecord, Registry
 from index.store.schema import REGISTRY_FILE
 from model.embedder import Embedder
@@ -34,6 +39,7 @@ __all__ = [
     "Engine",
     "EngineSettings",
     "Inspection",
+    "LookBack",
     "Match",
     "Registration",
     "RegistrationFailed",
@@ -82,6 +88,12 @@ class Engine:
             self._live,
             lambda: self.thresholds,
             lambda: self.cascade_bounds,
+        )
+        self.photo_store = PhotoStore(self.registry.db, self.fingerprint, self.embedder.dim)
+        self.photos = PhotoIndex(self.photo_store)
+        self._traffic = Traffic()
+        self._retrospector = Retrospector(
+            self._inspector, self.photos, self.photo_store, lambda: self.thresholds, self._traffic
         )
 
     def close(self) -> None:
@@ -275,7 +287,8 @@ class Engine:
         index/matching/legal.py). Raises IndexNotReady when empty.
         """
         local = self.cascade_bounds is None
-        return self._inspector.inspect_decoded(self._decoder.decode_all(sources, local), destination)
+        with self._traffic.inspecting():
+            return self._inspector.inspect_decoded(self._decoder.decode_all(sources, local), destination)
 
     def inspect_batches(
         self, sources: Sequence[ImageSource], batch: int
@@ -291,9 +304,11 @@ class Engine:
         local = self.cascade_bounds is None
         ahead = self._decoder.decode_later(chunks[0], local)
         for following in [*chunks[1:], None]:
-            decoded = [future.result() for future in ahead]
-            ahead = self._decoder.decode_later(following, local) if following is not None else []
-            yield self._inspector.inspect_decoded(decoded)
+            with self._traffic.inspecting():
+                decoded = [future.result() for future in ahead]
+                ahead = self._decoder.decode_later(following, local) if following is not None else []
+                results = self._inspector.inspect_decoded(decoded)
+            yield results
 
     def explain(self, photo: ImageSource, image_id: int) -> Verification | None:
         """Return how a photo agrees geometrically with one reference view (for evidence pictures).
@@ -301,3 +316,34 @@ class Engine:
         Returns None when the view is not searchable. Raises InvalidImage for an unreadable photo.
         """
         return self._inspector.explain(photo, image_id)
+
+    # ---- looking back ----------------------------------------------------------------------
+
+    def keep_photo(self, result: Inspection, data: bytes) -> np.ndarray:
+        """Keep an inspected photo's descriptors and local features for later look-backs.
+
+        The photo's bytes are the caller's to store (blobs.put). When the cascade decided on its
+        first pass (no full descriptor, no local features), the photo is described in full here,
+        after its verdict: the cost of looking back later. Returns the kept global descriptor.
+        Raises InvalidImage for bytes that cannot be decoded.
+        """
+        descriptor, regions, local = result.descriptor, result.regions, result.local
+        kept = self.photo_store.vectors_by_sha([result.sha256]).get(result.sha256)
+        if kept is not None:
+            self.photo_store.put(result.sha256, kept, np.zeros((0, self.embedder.dim)))
+            return kept
+        if descriptor is None or local is None:
+            decoded = self._decoder.decode(data)
+            globals_, described = self.embedder.describe([decoded.image])
+            descriptor, regions, local = globals_[0], described[0] if described else None, decoded.local
+        if local is not None:
+            self.local.put(result.sha256, local)
+        regions = regions if regions is not None else np.zeros((0, self.embedder.dim))
+        photo_id, new = self.photo_store.put(result.sha256, descriptor, regions)
+        if new:
+            self.photos.add(photo_id, descriptor)
+        return descriptor
+
+    def look_back(self, design_pk: int, shortlist: int = DEFAULT_SHORTLIST) -> LookBack:
+        """Score one design's searchable views against every kept photo (see index/pipeline/retro.py)."""
+        return self._retrospector.look_back(design_pk, shortlist)

@@ -246,10 +246,17 @@ def test_a_firm_sees_hits_edits_a_design_and_adds_views(
     assert "Bridge lantern (expired)" in hit.inner_text() and "Expired on 2001-01-01" in hit.inner_text()
     assert "above the" in hit.inner_text()
     screenshot(page, "hits")
+    page.wait_for_selector("#alerts article[data-state=new]")
+    alert = page.locator("#alerts article[data-state=new]").first
+    assert "Review" in alert.inner_text() or "review" in alert.inner_text()
+    alert.get_by_role("button", name="Confirm").click()
+    page.wait_for_selector("#alerts article[data-state=confirmed]")
     context, other, _ = open_page(browser, DESK)
     sign_in(other, live.url + "/hits", keys["other"])
     other.wait_for_selector("#hits-count")
+    other.wait_for_selector("#alerts-count")
     assert other.locator("#hits article").count() == 0 and "Bridge" not in other.inner_text("main")
+    assert other.locator("#alerts article").count() == 0
     context.close()
 
     page.goto(live.url + "/firm")

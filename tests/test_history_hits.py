@@ -79,3 +79,12 @@ def test_a_firm_sees_its_hits_and_nothing_of_other_firms(service: Service) -> No
     stolen = service.client.get(first["evidence_url"], headers=service.auth("firm_b"))
     assert stolen.status_code == 404
     assert service.client.get("/api/v1/hits", headers=service.auth("inspector")).status_code == 403
+
+
+def test_a_hit_on_an_expired_design_is_at_most_review(service: Service) -> None:
+    design = service.register("firm_a", 5, valid_from="1990-01-01", valid_until="2001-01-01")
+    inspected = service.inspect(photo_of(5)).json()
+    assert inspected["matches"][0]["design_id"] == design["id"]
+    assert inspected["matches"][0]["score"] >= inspected["thresholds"]["match"]
+    (hit,) = service.client.get("/api/v1/hits", headers=service.auth("firm_a")).json()["data"]
+    assert hit["legal_status"] == "expired" and hit["verdict"] == "review"

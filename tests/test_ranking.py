@@ -84,7 +84,9 @@ def test_against_rivals_scores_each_design_by_its_lead_over_the_best_other() -> 
     assert ranked[0].rival == pytest.approx(0.6) and ranked[0].score == pytest.approx(0.7)
     assert ranked[1].score == pytest.approx(0.6 - 1.3)
     alone = against_rivals(rerank(hits[:1], [None], saturation=50))
-    assert alone[0].score == pytest.approx(0.6) and alone[0].rival == 0.0
+    assert alone[0].score == pytest.approx(0.0) and alone[0].rival == pytest.approx(0.6)
+    verified_alone = against_rivals(rerank(hits[1:2], [verified], saturation=50))
+    assert verified_alone[0].score == pytest.approx(0.8)
 
 
 def test_near_tied_look_alikes_score_near_zero() -> None:

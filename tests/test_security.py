@@ -44,7 +44,11 @@ PUBLIC_MOUNTS = {"/static", "/docs-assets"}
 def service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder):
     roots = tmp_path_factory.mktemp("roots")
     home = tmp_path_factory.mktemp("home")
-    with running(home, embedder, scan_roots=[roots], max_scan_images=20) as service:
+    # every route is asked without a key (and with a wrong one): more routes than one minute's
+    # default budget of failed authentications, so the budget is raised for this module
+    with running(
+        home, embedder, scan_roots=[roots], max_scan_images=20, auth_failures_per_minute=1000
+    ) as service:
         service.register("firm_a", 1)
         yield service
 

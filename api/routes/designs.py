@@ -47,7 +47,9 @@ def register_design(
     """
     uploads = [read_image(f, services.settings.max_upload_bytes) for f in images]
     design = fields.to_new_design()
-    return design_public(services.catalogue.register(firm_of(key), design, uploads))
+    view = services.catalogue.register(firm_of(key), design, uploads)
+    services.retro.queue(view.record, "registered")
+    return design_public(view)
 
 
 @router.get(
@@ -110,4 +112,6 @@ def withdraw_design(design_id: str, key: FirmKey, services: ServicesDep) -> Desi
 def add_views(design_id: str, key: FirmKey, services: ServicesDep, images: Images) -> DesignPublic:
     """Add views to a design; all must be readable images, or none is added."""
     uploads = [read_image(f, services.settings.max_upload_bytes) for f in images]
-    return design_public(services.catalogue.add_views(design_id, firm_of(key), uploads))
+    view = services.catalogue.add_views(design_id, firm_of(key), uploads)
+    services.retro.queue(view.record, "views added")
+    return design_public(view)

@@ -14,7 +14,7 @@ from api.schemas import API, Offset, Rank, RecordId
 from api.schemas_hits import HitPublic, HitsPublic
 from api.services import ServicesDep
 from index.errors import Forbidden, IndexNotReady, NotAuthenticated, UnknownRecord
-from index.matching.legal import day_of, legal_status
+from index.matching.legal import day_of, design_verdict, legal_status
 from index.matching.verdict import Thresholds
 from index.service.hits import Hit
 
@@ -50,7 +50,9 @@ def list_hits(
     data = []
     for hit in hits:
         design = designs[hit.design_pk]
-        status = legal_status(design, day_of(hit.created_at)).value
+        on = day_of(hit.created_at)
+        status = legal_status(design, on).value
+        thresholds = Thresholds(hit.match_threshold, hit.review_threshold)
         first = views[hit.design_pk][0].id if views[hit.design_pk] else None
         data.append(
             HitPublic(
@@ -58,9 +60,9 @@ def list_hits(
                 id=hit.record_id,
                 item=hit.item,
                 created_at=hit.created_at,
-                verdict=hit.level,
+                verdict=design_verdict(design, hit.score, thresholds, on, hit.destination).value,
                 score=round(hit.score, 4),
-                score_text=score_text(hit.score, Thresholds(hit.match_threshold, hit.review_threshold)),
+                score_text=score_text(hit.score, thresholds),
                 design_id=design.design_id,
                 registration_number=design.registration_number,
                 title=design.title,

@@ -15,6 +15,8 @@ from pathlib import Path
 from index.engine import Engine, EngineSettings
 from index.errors import HomeInUse, Inconsistent
 from index.home.survey import Finding, Survey, survey
+from index.service.retention import expire_photos, expiring
+from index.store.database import Database
 from index.store.files import ensure_folder
 from index.store.registry import Registry
 from index.store.schema import REGISTRY_FILE, is_cited
@@ -60,6 +62,7 @@ class CheckReport:
     before: Survey
     after: Survey
     repaired: bool
+    expired: int = 0
 
     @property
     def clean(self) -> bool:
@@ -82,19 +85,21 @@ def check(
 ) -> CheckReport:
     """Survey a home and, with `repair`, fix what can be fixed, then survey it again.
 
-    Repairs: temporary and orphan files are removed, corrupt blobs are moved to `quarantine/`,
-    image rows whose file is missing (and that no inspection cites) are removed with their vectors,
-    as are designs left without images, and the local features of views no longer stored; then
-    the engine rebuilds the index, embedding images that
-    lack a vector of the current model. Returns the CheckReport. Raises HomeInUse when a service
+    With `repair`, inspection photos and scan images past `settings.retain_days` are removed first
+    (index/service/retention.py). Repairs: temporary and orphan files are removed, corrupt blobs
+    are moved to `quarantine/`, image rows whose file is missing (and that no inspection cites) are
+    removed with their vectors, as are designs left without images, and the local features of views
+    no longer stored; then the engine rebuilds the index, embedding images that lack a vector of
+    the current model. Returns the CheckReport. Raises HomeInUse when a service
     holds the home.
     """
     home = settings.home
     require_home(home)
     fingerprint = fingerprint_of(settings)
+    expired = _expire(home, settings.retain_days) if repair else 0
     before = survey(home, fingerprint, grace_s, verify_blobs)
     if not repair or before.clean:
-        return CheckReport(before, before, repaired=False)
+        return CheckReport(before, before, repaired=False, expired=expired)
     with home_lock(home, exclusive=True):
         _repair_files(home, before)
         _repair_rows(home / REGISTRY_FILE, before)
@@ -103,7 +108,23 @@ def check(
         if any(f.repairable and f.kind not in _FILE_KINDS for f in before.findings):
             rebuild_index(settings, embedder, locked=True)
     after = survey(home, fingerprint, grace_s, verify_blobs)
-    return CheckReport(before, after, repaired=True)
+    return CheckReport(before, after, repaired=True, expired=expired)
+
+
+def _expire(home: Path, retain_days: int) -> int:
+    """Remove photos past the retention period (index/service/retention.py). Returns how many.
+
+    The home is locked only when there is something to remove, so that a check of a home that a
+    service holds still reports (the service removes old photos itself, daily).
+    """
+    database = Database(home / REGISTRY_FILE)
+    try:
+        if not expiring(database, retain_days):
+            return 0
+        with home_lock(home, exclusive=True):
+            return len(expire_photos(database, home, retain_days).sha256s)
+    finally:
+        database.close()
 
 
 _FILE_KINDS = frozenset(

@@ -197,9 +197,10 @@ def _survey_blobs(folder: Path, snap: _Snapshot, found: Survey, young: float, ve
 
 
 def _survey_features(folder: Path, snap: _Snapshot, found: Survey, young: float, verify: bool) -> None:
-    """Local features are derived from stored views: a file of no stored view is debris, a file whose
-    bytes no longer match the sha256 it carries is damaged (removed; re-extracted when next needed)."""
-    views = {sha for _, _, sha in snap.images}
+    """Local features are derived from stored views and kept photos: a file of neither is debris, a
+    file whose bytes no longer match the sha256 it carries is damaged (removed; re-extracted when
+    next needed for a view)."""
+    views = {sha for _, _, sha in snap.images} | snap.photos
     for path in _files(folder):
         if TEMPORARY.match(path.name):
             continue
@@ -211,7 +212,8 @@ def _survey_features(folder: Path, snap: _Snapshot, found: Survey, young: float,
         if path.lstat().st_mtime > young:
             found.deferred.append(path)
         else:
-            found.findings.append(Finding("orphan-features", str(path), "local features of no stored view"))
+            detail = "local features of no stored view or kept photo"
+            found.findings.append(Finding("orphan-features", str(path), detail))
 
 
 def _survey_rows(snap: _Snapshot, found: Survey) -> None:

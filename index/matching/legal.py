@@ -66,6 +66,16 @@ def enforceable(design: DesignRecord, on: date, destination: str | None) -> bool
     return legal_status(design, on) is LegalStatus.IN_FORCE and covers(design, destination) is not False
 
 
+def design_verdict(
+    design: DesignRecord, score: float, thresholds: Thresholds, on: date, destination: str | None
+) -> Verdict:
+    """Return the verdict of one design's score, capped at `review` when the design is not enforceable."""
+    verdict = thresholds.verdict(score)
+    if verdict is Verdict.MATCH and not enforceable(design, on, destination):
+        return Verdict.REVIEW
+    return verdict
+
+
 def legal_verdict(
     matches: Iterable[tuple[DesignRecord, float]], thresholds: Thresholds, on: date, destination: str | None
 ) -> Verdict:
@@ -73,9 +83,7 @@ def legal_verdict(
     when its design is not enforceable on `on` for `destination`."""
     best = Verdict.NO_MATCH
     for design, score in matches:
-        verdict = thresholds.verdict(score)
-        if verdict is Verdict.MATCH and not enforceable(design, on, destination):
-            verdict = Verdict.REVIEW
+        verdict = design_verdict(design, score, thresholds, on, destination)
         if _RANK[verdict] > _RANK[best]:
             best = verdict
     return best

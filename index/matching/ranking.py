@@ -124,7 +124,8 @@ def against_rivals(ranked: Sequence[RankedHit], decided_unverified: bool = False
     Judging a design by how far it stands above the best other registered design (the registry
     as the background set, as SSCD normalises by a background neighbour) turns near ties into
     `review` or `no_match` instead of a confident wrong design, and makes scores comparable across
-    photos. A design with no other candidate is judged by its fused score (rival 0). A candidate
+    photos. A design with no other candidate has no background to lead in appearance: its rival is
+    its own appearance, so only its verified keypoints count (a registry of one design). A candidate
     that was verified and has no agreeing keypoint scores at most 0: a lead in appearance alone
     (a plain or blurred photo against a few registered designs) is no evidence of a design.
     `decided_unverified`: the photo was decided without verification (the cascade's first pass),
@@ -134,7 +135,7 @@ def against_rivals(ranked: Sequence[RankedHit], decided_unverified: bool = False
     result = []
     for i, r in enumerate(ranked):
         others = fused[:i] + fused[i + 1 :]
-        rival = max(others) if others else 0.0
+        rival = max(others) if others else r.appearance
         if (decided_unverified or r.verification is not None) and r.keypoints <= 0.0:
             rival = max(rival, r.fused)
         result.append(replace(r, rival=rival))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -50,6 +50,8 @@ class Inspection:
     """The outcome for one photo: verdict and matches, best first, and the thresholds that decided.
 
     `first_pass`: the photo's best first-pass score when the cascade ran (index/pipeline/cascade.py).
+    `descriptor` (global), `regions` and `local` are what the photo was described by in full, so
+    that the service can keep them for looking back (None where the cascade decided on its first pass).
     """
 
     source: str
@@ -58,6 +60,9 @@ class Inspection:
     matches: list[Match]
     thresholds: Thresholds | None = None
     first_pass: float | None = None
+    descriptor: np.ndarray | None = field(default=None, compare=False, repr=False)
+    regions: np.ndarray | None = field(default=None, compare=False, repr=False)
+    local: LocalFeatures | None = field(default=None, compare=False, repr=False)
 
 
 class Inspector:
@@ -128,7 +133,8 @@ class Inspector:
                 lambda pair: self._verify(pair[0], pair[1], sha_of), zip(good, candidates, strict=True)
             )
         )
-        return self._finish(decoded, good, ranked, thresholds, [None] * len(good), destination)
+        described = list(zip(globals_, regions or [None] * len(good), strict=True))
+        return self._finish(decoded, good, ranked, thresholds, [None] * len(good), destination, described)
 
     def _finish(
         self,
@@ -138,11 +144,13 @@ class Inspector:
         thresholds: Thresholds,
         first_pass: list[float] | list[None],
         destination: str | None,
+        described: list[tuple[np.ndarray | None, np.ndarray | None]] | None = None,
     ) -> list[Inspection | Rejected]:
+        described = described or [(None, None)] * len(good)
         records = self.registry.designs_by_pk(sorted({r.hit.design_pk for row in ranked for r in row}))
         inspections = iter(
-            replace(_inspection(d, row, records, thresholds, destination), first_pass=first)
-            for d, row, first in zip(good, ranked, first_pass, strict=True)
+            replace(_inspection(d, row, records, thresholds, destination, g, r), first_pass=first)
+            for d, row, first, (g, r) in zip(good, ranked, first_pass, described, strict=True)
         )
         return [item if isinstance(item, Rejected) else next(inspections) for item in decoded]
 
@@ -213,6 +221,8 @@ def _inspection(
     records: dict[int, DesignRecord],
     thresholds: Thresholds,
     destination: str | None,
+    descriptor: np.ndarray | None,
+    regions: np.ndarray | None,
 ) -> Inspection:
     matches = [
         Match(
@@ -233,4 +243,7 @@ def _inspection(
         verdict=legal_verdict(((m.design, m.score) for m in matches), thresholds, today(), destination),
         matches=matches,
         thresholds=thresholds,
+        descriptor=descriptor,
+        regions=regions,
+        local=decoded.local,
     )

@@ -42,6 +42,7 @@ class EngineSettings:
     self_calibration_min_designs: int = 40
     match_target: float = 0.95
     review_target: float = 0.80
+    retain_days: int = 365
 
     def __post_init__(self) -> None:
         if self.whitening_min_images < self.whitening_dim:
@@ -62,6 +63,8 @@ class EngineSettings:
             raise ValueError("inlier_saturation must be at least 1")
         if self.inlier_spread is not None and self.inlier_spread <= 0:
             raise ValueError("inlier_spread must be above 0 (or None: every inlier weighs 1)")
+        if self.retain_days < 1:
+            raise ValueError("retain_days must be at least 1")
 
     @property
     def index_policy(self) -> IndexPolicy:

@@ -8,6 +8,7 @@ from index.engine import Engine, Match
 from index.errors import UnknownRecord
 from index.matching.evidence import ScoreParts, design_caption, render_evidence
 from index.service.design_records import ServiceRegistry
+from index.service.followup import FollowUp
 from index.service.inspections import InspectionLog, InspectionRecord, Provenance, Review
 from index.service.uploads import Upload, check_pixels
 from index.store.registry import DesignRecord
@@ -41,8 +42,14 @@ class Desk:
     """
 
     def __init__(
-        self, engine: Engine, log: InspectionLog, registry: ServiceRegistry, max_pixels: int
+        self,
+        engine: Engine,
+        log: InspectionLog,
+        registry: ServiceRegistry,
+        max_pixels: int,
+        follow_up: FollowUp,
     ) -> None:
+        self.follow_up = follow_up
         self.engine = engine
         self.log = log
         self.registry = registry
@@ -67,6 +74,7 @@ class Desk:
         self.engine.blobs.put(photo.data)
         provenance = Provenance(destination, self.engine.model, generation)
         record = self.log.record(key_id, result, photo.name, note, shipment_ref, provenance)
+        self.follow_up.inspected(record, result)
         logger.info("inspection %d: %s (%d match(es))", record.id, record.verdict, len(record.matches))
         return record
 

@@ -50,11 +50,6 @@ class Hit:
     review_threshold: float
     destination: str | None
 
-    @property
-    def level(self) -> str:
-        """Return `match` or `review`: where the firm's design's score stands."""
-        return "match" if self.score >= self.match_threshold else "review"
-
 
 class HitLog:
     """Reads hits from the inspection and scan logs of the home's database."""

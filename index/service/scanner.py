@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from index.batch.reports import scan_line
-from index.engine import Engine, Rejected, source_name
+from index.engine import Engine, Inspection, Rejected, source_name
 from index.matching.verdict import Verdict
 from index.service.archives import ScanPlan, allowed_folder, plan_archive, plan_folder, read_entry, read_file
+from index.service.followup import FollowUp
 from index.service.scans import ScanLog, ScanRecord, ScanStatus
 from index.service.uploads import Upload, check_pixels
 from index.store.files import write_atomic
@@ -45,7 +46,10 @@ class Scanner:
     file becomes one error row, never a failed scan. A scan fails only when nothing can be searched.
     """
 
-    def __init__(self, engine: Engine, log: ScanLog, spool: Path, limits: ScanLimits) -> None:
+    def __init__(
+        self, engine: Engine, log: ScanLog, spool: Path, limits: ScanLimits, follow_up: FollowUp
+    ) -> None:
+        self.follow_up = follow_up
         self.engine = engine
         self.log = log
         self.spool = spool
@@ -104,8 +108,9 @@ class Scanner:
             for start in range(0, len(plan.names), batch):
                 if self._stopping.is_set():
                     return
-                lines, evidence = self._inspect(plan.names[start : start + batch], reader)
+                lines, evidence, kept = self._inspect(plan.names[start : start + batch], reader)
                 self.log.add_results(scan_id, start, lines, evidence)
+                self.follow_up.scanned(scan_id, start, kept)
         except LanternGuardError as exc:
             self.log.set_status(scan_id, ScanStatus.FAILED, str(exc))
             return
@@ -118,11 +123,13 @@ class Scanner:
 
     def _inspect(
         self, names: list[str], reader: Callable[[str], bytes]
-    ) -> tuple[list[dict[str, Any]], list[tuple[str, int] | None]]:
-        """Return the result line of each image and, for those that name a design, the stored
-        photo and the view that matched (the evidence picture is drawn from them on request)."""
+    ) -> tuple[list[dict[str, Any]], list[tuple[str, int] | None], list[tuple[int, str, bytes, Inspection]]]:
+        """Return the result line of each image; for those that name a design, the stored photo and
+        the view that matched (the evidence picture is drawn from them on request); and (position,
+        name, bytes, result) of every readable image, kept for looking back."""
         lines: list[dict[str, Any]] = [{} for _ in names]
         evidence: list[tuple[str, int] | None] = [None for _ in names]
+        kept: list[tuple[int, str, bytes, Inspection]] = []
         readable: list[tuple[int, bytes]] = []
         for position, name in enumerate(names):
             try:
@@ -137,8 +144,10 @@ class Scanner:
                 name = names[position]
                 if isinstance(result, Rejected):
                     result = Rejected(name, f"{name}: {result.reason.removeprefix(_BYTES_NAME)}")
-                elif result.verdict is not Verdict.NO_MATCH and result.matches:
-                    self.engine.blobs.put(data)
-                    evidence[position] = (result.sha256, result.matches[0].image_id)
+                else:
+                    kept.append((position, name, data, result))
+                    if result.verdict is not Verdict.NO_MATCH and result.matches:
+                        self.engine.blobs.put(data)
+                        evidence[position] = (result.sha256, result.matches[0].image_id)
                 lines[position] = scan_line(result, image=name)
-        return lines, evidence
+        return lines, evidence, kept

@@ -159,3 +159,11 @@ class ScanLog:
                 (reason, utc_now()),
             )
             return cursor.rowcount
+
+    def add_photos(self, scan_id: int, photos: Sequence[tuple[int, str, str]]) -> None:
+        """Note which kept photo (position, item name, sha256) each readable image of a scan was."""
+        with self._db.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO scan_photos(scan_id, position, item, sha256) VALUES (?, ?, ?, ?)",
+                [(scan_id, position, item, sha) for position, item, sha in photos],
+            )

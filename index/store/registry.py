@@ -324,6 +324,17 @@ class Registry:
         vectors = np.stack([np.frombuffer(r[2], dtype=np.float32) for r in rows])
         return ids, designs, vectors
 
+    def vectors_of(self, image_ids: Sequence[int], fingerprint: str) -> dict[int, np.ndarray]:
+        """Return the raw vectors under `fingerprint` of these reference images, by image id."""
+        if not image_ids:
+            return {}
+        marks = ",".join("?" * len(image_ids))
+        rows = self.db.rows(
+            f"SELECT image_id, vector FROM embeddings WHERE fingerprint = ? AND image_id IN ({marks})",
+            [fingerprint, *image_ids],
+        )
+        return {int(r[0]): np.frombuffer(r[1], dtype=np.float32) for r in rows}
+
 
 def _check_room(db: sqlite3.Connection, pk: int, images: Sequence[NewImage], limit: int | None) -> None:
     """Raise InvalidInput when the new images would take a design past `limit` images in all."""

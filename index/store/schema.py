@@ -52,7 +52,19 @@ TABLES: tuple[Table, ...] = (
     ),
     Table("scans"),
     Table("scan_results", cites=(Citation("image_id", "images"),), blobs=("photo_sha256",), parts_of="scans"),
+    Table("photo_descriptors", blobs=("sha256",)),
+    Table("scan_photos", blobs=("sha256",), parts_of="scans"),
+    Table("expired_photos"),
+    Table(
+        "alerts",
+        cites=(Citation("design_pk", "designs"), Citation("image_id", "images")),
+    ),
+    Table("retro_runs", cites=(Citation("design_pk", "designs"),)),
+    Table("webhooks"),
+    Table("webhook_deliveries", parts_of="webhooks"),
 )
+"""Photos a retention run removed stay named in `expired_photos`: their blobs are gone on purpose, so
+`blob_hashes` leaves them out (the survey does not call them missing, a backup does not look for them)."""
 
 
 def citations_of(table: str) -> list[tuple[str, str]]:
@@ -121,12 +133,17 @@ def is_cited(db: sqlite3.Connection, table: str, row_id: int) -> bool:
 
 
 def blob_hashes(db: sqlite3.Connection, skip: str | None = None) -> set[str]:
-    """Return the sha256 of every stored blob a row refers to (but those of table `skip`)."""
+    """Return the sha256 of every stored blob a row refers to (but those of table `skip`).
+
+    Photos removed by retention (`expired_photos`) are not counted: their blobs are gone on purpose.
+    """
     found: set[str] = set()
     for table, column in blob_columns():
         if table != skip and _exists(db, table):
             query = f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL"
             found.update(str(r[0]) for r in db.execute(query))
+    if _exists(db, "expired_photos"):
+        found -= {str(r[0]) for r in db.execute("SELECT sha256 FROM expired_photos")}
     return found
 
 
@@ -251,4 +268,87 @@ CREATE TABLE IF NOT EXISTS scan_results (
     image_id INTEGER,
     PRIMARY KEY (scan_id, position)
 );
+CREATE TABLE IF NOT EXISTS photo_descriptors (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+    fingerprint TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    regions BLOB NOT NULL,
+    UNIQUE (sha256, fingerprint)
+);
+CREATE INDEX IF NOT EXISTS photo_descriptors_seen ON photo_descriptors(seen_at);
+CREATE TABLE IF NOT EXISTS scan_photos (
+    scan_id INTEGER NOT NULL REFERENCES scans(id),
+    position INTEGER NOT NULL,
+    item TEXT NOT NULL,
+    sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+    PRIMARY KEY (scan_id, position)
+);
+CREATE INDEX IF NOT EXISTS scan_photos_sha ON scan_photos(sha256);
+CREATE TABLE IF NOT EXISTS expired_photos (
+    sha256 TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+    removed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS retro_runs (
+    id INTEGER PRIMARY KEY,
+    design_pk INTEGER NOT NULL REFERENCES designs(id),
+    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'finished', 'failed')),
+    reason TEXT NOT NULL,
+    photos INTEGER NOT NULL DEFAULT 0,
+    shortlisted INTEGER NOT NULL DEFAULT 0,
+    verified INTEGER NOT NULL DEFAULT 0,
+    found INTEGER NOT NULL DEFAULT 0,
+    suppressed INTEGER NOT NULL DEFAULT 0,
+    alerts INTEGER NOT NULL DEFAULT 0,
+    look_back_from TEXT,
+    retain_days INTEGER NOT NULL,
+    message TEXT,
+    seconds REAL,
+    created_at TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY,
+    design_pk INTEGER NOT NULL REFERENCES designs(id),
+    how TEXT NOT NULL CHECK (how IN ('inspection', 'scan', 'retro')),
+    inspection_id INTEGER REFERENCES inspections(id),
+    scan_id INTEGER REFERENCES scans(id),
+    item TEXT,
+    retro_id INTEGER REFERENCES retro_runs(id),
+    photo_sha256 TEXT NOT NULL CHECK (length(photo_sha256) = 64),
+    image_id INTEGER NOT NULL REFERENCES images(id),
+    verdict TEXT NOT NULL CHECK (verdict IN ('match', 'review')),
+    score REAL NOT NULL,
+    found_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'new' CHECK (state IN ('new', 'confirmed', 'dismissed')),
+    marked_by INTEGER REFERENCES api_keys(id),
+    marked_at TEXT,
+    CHECK ((inspection_id IS NULL) != (scan_id IS NULL))
+);
+CREATE INDEX IF NOT EXISTS alerts_design ON alerts(design_pk, photo_sha256);
+CREATE TABLE IF NOT EXISTS webhooks (
+    id INTEGER PRIMARY KEY,
+    firm_id INTEGER NOT NULL REFERENCES firms(id),
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    deleted_at TEXT
+);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    id INTEGER PRIMARY KEY,
+    webhook_id INTEGER NOT NULL REFERENCES webhooks(id),
+    alert_id INTEGER REFERENCES alerts(id),
+    event TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL,
+    last_status INTEGER,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(state, next_at);
 """
