@@ -142,9 +142,11 @@ def test_an_uploaded_photo_shows_its_match(live: LiveServer, keys: dict[str, str
     first = page.locator("#matches article").first
     assert DEMO_DESIGNS[0].registration_number in first.inner_text()
     assert DEMO_DESIGNS[0].title in page.inner_text("#best-caption")
-    page.wait_for_function("document.querySelector('#best-image').naturalWidth > 0")
+    page.wait_for_function("() => document.querySelector('#best-image').naturalWidth > 0")
     assert loaded(page, "#query-image") and loaded(page, "#best-image")
-    page.wait_for_function("[...document.querySelectorAll('#matches img')].every(i => i.naturalWidth > 0)")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#matches img')].every(i => i.naturalWidth > 0)"
+    )
     first.get_by_role("button", name="Confirm").click()
     page.wait_for_selector("#matches article .review.confirmed")
     page.wait_for_selector("#history tbody tr >> text=MSKU 123456-7")
@@ -200,7 +202,9 @@ def test_a_firm_registers_and_withdraws_a_design(
     card = page.locator("#designs article.design").first
     assert "DM/777 001" in card.inner_text() and "Lotus lantern" in card.inner_text()
     assert "1 design(s) of Zigong Lights" in page.inner_text("#design-count")
-    page.wait_for_function("[...document.querySelectorAll('#designs img')].every(i => i.naturalWidth > 0)")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#designs img')].every(i => i.naturalWidth > 0)"
+    )
     screenshot(page, "firm")
     page.on("dialog", lambda dialog: dialog.accept())
     card.get_by_role("button", name="Withdraw").click()

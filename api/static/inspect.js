@@ -16,6 +16,7 @@
   const MAX_BYTES = 4_000_000;
   const REVIEWS = { pending: t("pending"), confirmed: t("confirmed"), rejected: t("rejected") };
   let photo = null;
+  let preparing = Promise.resolve();
 
   /* A new photo or an error takes the old result off the screen, so that it cannot be misread. */
   function clearResult() {
@@ -60,10 +61,14 @@
     preview.hidden = !file.type.startsWith("image/");
     if (!preview.hidden) preview.src = URL.createObjectURL(file);
     document.getElementById("drop-text").textContent = t("{name} — drop another to replace", { name: file.name });
-    const shrunk = await shrink(file);
-    photo = shrunk.file;
-    photoNote.textContent = shrunk.note;
-    photoNote.hidden = !shrunk.note;
+    photo = null;
+    /* Shrinking takes a moment for a large photo: a press of Inspect meanwhile waits for it. */
+    preparing = shrink(file).then((shrunk) => {
+      photo = shrunk.file;
+      photoNote.textContent = shrunk.note;
+      photoNote.hidden = !shrunk.note;
+    });
+    await preparing;
   }
 
   input.addEventListener("change", () => input.files[0] && choose(input.files[0]));
@@ -92,6 +97,7 @@
     event.preventDefault();
     LG.showError(errorBox, null);
     clearResult();
+    await preparing;
     if (!photo) return LG.showError(errorBox, new Error(t("Choose or drop a photo first.")));
     const body = new FormData();
     body.append("image", photo, photo.name);
@@ -157,13 +163,11 @@
       ...candidates.map((m) => LGR.matchCard(inspection, m, reviewActions(inspection))));
     document.getElementById("other-matches").replaceChildren(...others.map((m) => LGR.matchCard(inspection, m, null)));
     document.getElementById("case-link").href = `/inspections/${inspection.id}`;
+    document.getElementById("best-caption").textContent = best
+      ? `${LGR.designName(best)} · ${best.owner || ""} · ${best.score_text} · ${best.legal_text}` : "";
     result.hidden = false;
     await LG.showImage(document.getElementById("query-image"), inspection.photo_url);
-    if (best) {
-      await LG.showImage(document.getElementById("best-image"), best.image_url);
-      document.getElementById("best-caption").textContent =
-        `${LGR.designName(best)} · ${best.owner || ""} · ${best.score_text} · ${best.legal_text}`;
-    }
+    if (best) await LG.showImage(document.getElementById("best-image"), best.image_url);
     result.scrollIntoView({ behavior: "smooth", block: "start" });
   }
 
