@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,16 @@ from index.engine import Engine, EngineSettings
 from model.embedder import Embedder, EmbedderConfig
 
 TEST_CONFIG = EmbedderConfig(scales=(160,), batch_size=8)
+CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's chromium, which the browser tests drive (never `playwright install`)."""
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def draw_design(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
@@ -74,3 +85,13 @@ def engine(settings: EngineSettings, embedder: Embedder):
     engine = Engine(settings, embedder)
     yield engine
     engine.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()

@@ -23,17 +23,8 @@ from api.services import Services
 from api.settings import ServiceSettings
 from index.service.keys import Role
 from model.embedder import Embedder
+from tests.conftest import CHROMIUM
 from tests.service_kit import zip_bytes
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Debian's chromium (make test installs it)"
@@ -87,16 +78,6 @@ def keys(live: LiveServer) -> dict[str, str]:
         "inspector": services.issue_key(Role.INSPECTOR, label="customs-anna").secret,
         "firm": services.issue_key(Role.FIRM, "Zigong Lights", label="zigong").secret,
     }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

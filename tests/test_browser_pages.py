@@ -22,9 +22,9 @@ from index.service.catalogue import NewDesign
 from index.service.keys import Role
 from index.service.uploads import Upload
 from model.embedder import Embedder
-from tests.conftest import draw_design, jpeg_bytes
+from tests.conftest import CHROMIUM, draw_design, jpeg_bytes
 from tests.service_kit import photo_of, view_bytes, zip_bytes
-from tests.test_browser import ARGS, CHROMIUM, LiveServer
+from tests.test_browser import LiveServer
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Debian's chromium (make test installs it)"
@@ -60,16 +60,6 @@ def keys(live: LiveServer) -> dict[str, str]:
         "firm": services.issue_key(Role.FIRM, FIRM, label="zigong").secret,
         "other": services.issue_key(Role.FIRM, "Nanjing Lanterns", label="nanjing").secret,
     }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def open_page(
