@@ -1,8 +1,10 @@
 """Why an image could not be used, as a code: the decoder and the scanner give each refusal its
-RejectionCode beside the English reason, and the api words every code in English and Chinese."""
+RejectionCode beside the English reason, and the api words every code in English and Chinese; a
+failed scan keeps its failure code, also in a home made before the code was stored."""
 
 from __future__ import annotations
 
+import sqlite3
 import struct
 import zipfile
 import zlib
@@ -15,8 +17,11 @@ from api import i18n
 from api.explain import rejection_text
 from index.pipeline.photos import Decoder, Rejected, RejectionCode
 from index.service.archives import read_entry, read_file
+from index.service.keys import KeyStore, Role
 from index.service.scanner import check_refusal, read_refusal
+from index.service.scans import ScanLog, ScanStatus
 from index.service.uploads import Upload, check_pixels
+from index.store.database import Database
 from model.errors import LanternGuardError
 from model.local import LocalConfig
 from tests.conftest import draw_design, jpeg_bytes
@@ -112,3 +117,23 @@ def test_every_code_is_said_in_plain_english_and_chinese() -> None:
     assert english[RejectionCode.NOT_AN_IMAGE].startswith("not a photo")
     assert chinese[RejectionCode.NOT_AN_IMAGE].startswith("不是照片")
     assert all(chinese[code] != english[code] for code in RejectionCode)
+
+
+def test_an_older_home_gains_the_failure_code_of_its_scans(tmp_path: Path) -> None:
+    path = tmp_path / "registry.sqlite"
+    with sqlite3.connect(path) as old:
+        old.execute(
+            "CREATE TABLE scans (id INTEGER PRIMARY KEY, key_id INTEGER NOT NULL, kind TEXT NOT NULL,"
+            " source TEXT NOT NULL, status TEXT NOT NULL, total INTEGER NOT NULL,"
+            " ignored INTEGER NOT NULL DEFAULT 0, message TEXT, created_at TEXT NOT NULL, finished_at TEXT)"
+        )
+    database = Database(path)
+    try:
+        log = ScanLog(database)
+        key = KeyStore(database).create(Role.INSPECTOR, label="anna")
+        scan = log.create(key.record.id, "archive", "s.zip", 1, 0)
+        assert scan.failure is None
+        log.set_status(scan.id, ScanStatus.FAILED, "nothing registered yet", "IndexNotReady")
+        assert log.get(scan.id).failure == "IndexNotReady"
+    finally:
+        database.close()
