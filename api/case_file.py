@@ -20,6 +20,7 @@ from jinja2 import Environment
 from PIL import Image, ImageFile, ImageOps
 
 from api import i18n
+from api.explain import evidence_labels
 from api.presenters import image_url, inspection_public
 from api.schemas import InspectionPublic, MatchPublic
 from api.services import Services
@@ -143,7 +144,8 @@ def case_for_record(services: Services, inspection_id: int, zone: str | None, in
             for v in services.registry.views(cited.design_pk)
         ]
         evidence = Picture(
-            design.evidence_url, services.desk.evidence(inspection_id, design.rank) if inline else None
+            design.evidence_url,
+            services.desk.evidence(inspection_id, design.rank, evidence_labels()) if inline else None,
         )
     return CaseFile(public, photo, design, views, evidence, zone or "")
 
@@ -165,5 +167,5 @@ def case_for_photo(
             views = [Picture("", engine.blobs.get(v.sha256)) for v in registry.views(match.design.pk)]
         finally:
             registry.close()
-        evidence = Picture("", evidence_png(engine, photo, match))
+        evidence = Picture("", evidence_png(engine, photo, match, labels=evidence_labels()))
     return CaseFile(public, Picture("", photo), design, views, evidence, zone or "")

@@ -140,6 +140,20 @@ def plain_message(error: LanternGuardError) -> str:
     return i18n.gettext(_PLAIN_FALLBACK)
 
 
+def _domain_errors(kind: type[LanternGuardError]) -> list[type[LanternGuardError]]:
+    return [kind, *(found for sub in kind.__subclasses__() for found in _domain_errors(sub))]
+
+
+def plain_meaning(name: str) -> str:
+    """Return, in the request's language, what a kind of domain error means, by its class name (as
+    a scan stores why it failed); the server-side fallback for a name that is none of ours."""
+    kind = next((k for k in _domain_errors(LanternGuardError) if k.__name__ == name), None)
+    for cls in kind.__mro__ if kind is not None else ():
+        if cls in _PLAIN:
+            return i18n.gettext(_PLAIN[cls])
+    return i18n.gettext(_PLAIN_FALLBACK)
+
+
 def error_response(error: LanternGuardError) -> JSONResponse:
     """Return the HTTP answer to a domain error: its mapped status, `{"detail": message}` for
     programs and `message` in plain words, in the request's language, for people."""

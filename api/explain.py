@@ -1,5 +1,6 @@
 """A verdict told in words, in the request's language: each score against the thresholds, each design's
-legal status, and why the verdict is what it is. The pages, the case file and the API say the same."""
+legal status, and why the verdict is what it is; why a scan passed over, refused or failed; the words
+of the evidence picture. The pages, the case file and the API say the same."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Protocol
 
+from api.errors import plain_meaning
+from api.i18n import N_
 from api.i18n import gettext as _
+from index.matching.evidence import EvidenceLabels
 from index.matching.verdict import Thresholds
+from index.pipeline.photos import RejectionCode
+from index.service.scans import INTERRUPTED_FAILURE
 
 
 class Told(Protocol):
@@ -137,3 +143,55 @@ def skip_text(name: str, why: str) -> str:
         return _("a hidden or system file")
     suffix = PurePosixPath(name).suffix.lower()
     return _("not a photo ({kind} file)", kind=suffix) if suffix else _("not a photo (no file type)")
+
+
+_REJECTIONS: dict[RejectionCode, str] = {
+    RejectionCode.MISSING: N_("the file was not found"),
+    RejectionCode.UNREADABLE: N_("the file could not be read"),
+    RejectionCode.EMPTY: N_("the file is empty"),
+    RejectionCode.NOT_AN_IMAGE: N_("not a photo: the file is no image that can be opened"),
+    RejectionCode.UNSUPPORTED_FORMAT: N_(
+        "a kind of image not taken here: use JPEG, PNG, WebP, GIF, BMP or TIFF"
+    ),
+    RejectionCode.DAMAGED: N_("the photo is damaged or incomplete"),
+    RejectionCode.TOO_MANY_PIXELS: N_("the photo has too many pixels to open safely"),
+    RejectionCode.TOO_LARGE: N_("the file is too large for a scan"),
+    RejectionCode.OUTSIDE_LINK: N_("a link to a place outside the scanned folder: not followed"),
+    RejectionCode.OTHER: N_("this file could not be used"),
+}
+"""Why a scan could not use an image, by the code the index gives it, in plain words."""
+
+
+def rejection_text(code: str | None) -> str:
+    """Return why a scan could not use an image, in words (`code`: a RejectionCode; None for rows
+    recorded before codes were kept)."""
+    try:
+        known = RejectionCode(code)
+    except ValueError:
+        known = RejectionCode.OTHER
+    return _(_REJECTIONS[known])
+
+
+def failure_text(failure: str | None, message: str | None) -> str | None:
+    """Return why a scan failed, in words, from its failure code (a domain error's class name,
+    INTERRUPTED_FAILURE, or INTERNAL_FAILURE which gets the words of any server fault); a scan
+    recorded before codes were kept keeps its message."""
+    if failure == INTERRUPTED_FAILURE:
+        return _("The service stopped before this scan finished. Start the scan again.")
+    if failure is None:
+        return message
+    return plain_meaning(failure)
+
+
+def evidence_labels() -> EvidenceLabels:
+    """Return the words of an evidence picture in the request's language."""
+    return EvidenceLabels(
+        score=_("Score {score}"),
+        points=_("{count} matching points"),
+        mirrored=_("(mirrored)"),
+        photo=_("Inspected photo"),
+        design=_("Registered design"),
+        breakdown=_("= appearance {appearance} + keypoints {keypoints}{points} - best other design {rival}"),
+        breakdown_points=_(" ({count} points)"),
+        no_match=_("verdict no_match: no agreeing points drawn"),
+    )

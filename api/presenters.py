@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.explain import legal_text, reason, score_text, skip_text
+from api.explain import failure_text, legal_text, reason, rejection_text, score_text, skip_text
 from api.schemas import (
     API,
     DesignPublic,
@@ -10,13 +10,10 @@ from api.schemas import (
     InspectionPublic,
     KeyPublic,
     MatchPublic,
-    ScanDesignPublic,
-    ScanLinePublic,
-    ScanPublic,
-    SkippedPublic,
     ThresholdsPublic,
     ViewPublic,
 )
+from api.schemas_scans import ScanDesignPublic, ScanLinePublic, ScanPublic, SkippedPublic
 from index.matching.legal import covers, day_of, legal_status, territories_of, today
 from index.matching.verdict import Thresholds
 from index.service.catalogue import DesignView
@@ -169,6 +166,13 @@ def _totals(results: list[dict]) -> dict[str, int]:
     return totals
 
 
+def _line_public(line: dict) -> ScanLinePublic:
+    public = ScanLinePublic.model_validate(line)
+    if public.error is None:
+        return public
+    return public.model_copy(update={"error_text": rejection_text(line.get("error_code"))})
+
+
 def scan_public(
     record: ScanRecord,
     results: list[dict] | None = None,
@@ -187,6 +191,8 @@ def scan_public(
         errors=record.errors,
         ignored=record.ignored,
         message=record.message,
+        failure=record.failure,
+        message_text=failure_text(record.failure, record.message),
         created_at=record.created_at,
         finished_at=record.finished_at,
         report_url=f"{API}/scans/{record.id}",
@@ -195,7 +201,7 @@ def scan_public(
         totals=None if results is None else _totals(results),
         designs=designs,
         evidence_urls=evidence_urls,
-        results=None if results is None else [ScanLinePublic.model_validate(x) for x in results],
+        results=None if results is None else [_line_public(x) for x in results],
     )
 
 

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.territories import parse_territories
 from index.service.catalogue import NewDesign
@@ -209,81 +209,6 @@ class ReviewUpdate(BaseModel):
     """An inspector's judgement of one match."""
 
     review: Literal["confirmed", "rejected", "pending"]
-
-
-class ScanMatchPublic(BaseModel):
-    """One design in a scan result line."""
-
-    design_id: str
-    score: float
-
-
-class ScanLinePublic(BaseModel):
-    """One image of a scan, in the shape of the CLI's scan lines; `error` appears only on error rows."""
-
-    image: str
-    verdict: Literal["match", "review", "no_match"] | None
-    matches: list[ScanMatchPublic]
-    error: str | None = None
-
-    @model_serializer(mode="wrap")
-    def _drop_empty_error(self, handler: Any) -> dict[str, Any]:
-        data = handler(self)
-        if data.get("error") is None:
-            data.pop("error", None)
-        return data
-
-
-class SkippedPublic(BaseModel):
-    """A file of the scan's source that was passed over, and why."""
-
-    name: str
-    reason: str
-
-
-class ScanDesignPublic(BaseModel):
-    """A design named in a scan's results, as the report shows it beside the bare id."""
-
-    registration_number: str | None
-    title: str | None
-    owner: str | None
-    legal_status: Literal["in_force", "expired", "not_yet_valid", "withdrawn"]
-    legal_text: str
-    image_url: str | None
-
-
-class ScanPublic(BaseModel):
-    """A batch scan and its progress; `results` once it has finished, with `totals` per verdict and
-    the `designs` they name (by design id)."""
-
-    id: int
-    kind: Literal["archive", "folder"]
-    source: str
-    requested_by: str
-    status: Literal["queued", "running", "finished", "failed"]
-    total: int
-    done: int
-    errors: int
-    ignored: int = Field(description="files passed over because they are not images")
-    message: str | None
-    created_at: str
-    finished_at: str | None
-    report_url: str
-    csv_url: str
-    skipped: list[SkippedPublic] = Field(default_factory=list, description="files passed over, and why")
-    totals: dict[str, int] | None = Field(None, description="images per verdict (`error`: unreadable)")
-    designs: dict[str, ScanDesignPublic] | None = None
-    evidence_urls: list[str | None] | None = Field(
-        None, description="per result: its evidence picture (images that name a design), else null"
-    )
-    results: list[ScanLinePublic] | None = None
-
-
-class ScansPublic(BaseModel):
-    """A page of scans, newest first, and how many there are in all."""
-
-    data: list[ScanPublic]
-    count: int
 
 
 class KeyCreate(BaseModel):

@@ -289,8 +289,29 @@ def test_a_scan_reads_like_a_report(live: LiveServer, keys: dict[str, str], page
     assert Path(evidence.value.path()).read_bytes().startswith(b"\x89PNG")
     page.select_option("#scan-filter", "error")
     assert page.locator("#scan-results tbody tr").count() == 1
+    assert "not a photo" in page.inner_text("#scan-results tr.row-error")
     page.select_option("#scan-filter", "")
     screenshot(page, "scans")
+
+
+def test_a_chinese_scan_report_says_why_a_file_was_refused(
+    live: LiveServer, keys: dict[str, str], browser: object
+) -> None:
+    context, page, errors = open_page(browser, DESK, locale="zh-CN")
+    sign_in(page, live.url + "/scans", keys["inspector"])
+    archive = zip_bytes({"crate.jpg": demo_photo(1, seed=4), "broken.jpg": b"junk"})
+    page.set_input_files(
+        "#scan-archive", files=[{"name": "zh.zip", "mimeType": "application/zip", "buffer": archive}]
+    )
+    page.click("#scan-button")
+    page.wait_for_selector("#scan-status.finished")
+    refused = page.locator("#scan-results tbody tr.row-error")
+    assert refused.count() == 1 and "不是照片" in refused.inner_text()
+    why = refused.locator("td").last.get_attribute("title")
+    assert why == "broken.jpg: not an image in a supported format", "the English detail stays, on hover"
+    screenshot(page, "zh-scans")
+    context.close()
+    assert not errors, errors
 
 
 @pytest.mark.parametrize("path", ["/", "/history", "/firm", "/hits", "/scans", "/inspections/1"])

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
+from api import i18n
 from api.cli import main
-from index.matching.evidence import INK, LINE, REGION, ScoreParts, render_evidence
+from api.explain import evidence_labels
+from index.matching.evidence import (
+    INK,
+    LINE,
+    REGION,
+    EvidenceLabels,
+    ScoreParts,
+    cjk_font_file,
+    font,
+    render_evidence,
+)
 from index.matching.verification import verify
 from model.local import LocalConfig, extract_local
 from tests.conftest import draw_design, save_design
@@ -69,3 +81,36 @@ def test_cli_writes_the_evidence_of_the_best_match(
     assert Image.open(out).size[0] > 900
     assert colour_share(out.read_bytes(), LINE) > 0.001
     assert "evidence written" in capsys.readouterr().err
+
+
+def test_the_words_are_english_by_default_and_the_api_gives_them_in_chinese() -> None:
+    canvas, reference = draw_design(3), draw_design(3)
+    parts = ScoreParts(appearance=0.4, keypoints=0.5, rival=0.8, inliers=12)
+    default = render_evidence(canvas, reference, 0.1, "D3 · 灯笼", parts=parts, verdict="no_match")
+    try:
+        i18n.use("en")
+        english = evidence_labels()
+        i18n.use("zh_CN")
+        chinese = evidence_labels()
+    finally:
+        i18n.use(i18n.DEFAULT)
+    assert english == EvidenceLabels() and chinese.photo == "被检查的照片"
+    assert parts.line(chinese).startswith("= 外观 0.400 + 特征点 0.500") and "12 个点" in parts.line(chinese)
+    assert render_evidence(
+        canvas, reference, 0.1, "D3 · 灯笼", parts=parts, verdict="no_match", labels=english
+    ) == (default)
+    zh = render_evidence(canvas, reference, 0.1, "D3 · 灯笼", parts=parts, verdict="no_match", labels=chinese)
+    assert zh != default and Image.open(io.BytesIO(zh)).size == Image.open(io.BytesIO(default)).size
+
+
+def test_the_words_are_drawn_in_a_font_that_has_chinese() -> None:
+    if shutil.which("fc-list") is None:
+        pytest.skip("no fontconfig here (make test installs fonts-noto-cjk)")
+    assert cjk_font_file() is not None, "install fonts-noto-cjk (make system-packages)"
+
+    def drawn(text: str) -> bytes:
+        image = Image.new("L", (60, 40), 0)
+        ImageDraw.Draw(image).text((4, 4), text, font=font(22), fill=255)
+        return image.tobytes()
+
+    assert drawn("照") != drawn("片"), "a font without Chinese draws both as the same box"

@@ -3,6 +3,7 @@ error messages in plain words beside the programmers' detail."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,24 @@ def test_the_verdict_is_told_in_chinese(service: Service) -> None:
         and body["matches"][0]["legal_text"] == "已于 2001-01-01 失效"
     )
     assert "高于匹配线" in body["matches"][0]["score_text"]
+
+
+def test_every_translation_keeps_the_placeholders_of_its_message() -> None:
+    from babel.messages.pofile import read_po
+
+    with (i18n.LOCALES / "zh_CN" / "LC_MESSAGES" / "messages.po").open("rb") as source:
+        entries = [m for m in read_po(source) if m.id and isinstance(m.id, str)]
+    fields = re.compile(r"\{(\w*)\}")
+    wrong = [m.id for m in entries if sorted(fields.findall(m.id)) != sorted(fields.findall(str(m.string)))]
+    assert not wrong, wrong
+
+
+def test_the_evidence_picture_speaks_the_readers_language(service: Service) -> None:
+    service.register("firm_a", 4)
+    inspection = service.inspect(photo_of(4), who="inspector").json()
+    url = inspection["evidence_url"]
+    english = service.client.get(url, headers=service.auth("inspector"))
+    chinese = service.client.get(url, headers={**service.auth("inspector"), **ZH})
+    again = service.client.get(url, headers=service.auth("inspector"))
+    assert english.headers["content-type"] == chinese.headers["content-type"] == "image/png"
+    assert chinese.content != english.content and again.content == english.content

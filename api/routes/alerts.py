@@ -10,6 +10,7 @@ from api.alert_presenters import alert_public
 from api.alert_schemas import AlertPublic, AlertsPublic, AlertUpdate
 from api.auth import FirmKey, firm_of, owner_scope, require
 from api.errors import error_responses
+from api.explain import evidence_labels
 from api.presenters import design_public
 from api.schemas import API, DesignPublic, Offset, RecordId
 from api.services import ServicesDep
@@ -77,7 +78,7 @@ def mark_alert(alert_id: RecordId, body: AlertUpdate, key: FirmKey, services: Se
 )  # fmt: skip
 def alert_evidence(alert_id: RecordId, key: OwnerKey, services: ServicesDep) -> Response:
     """Return a PNG with the photo and the matched view side by side."""
-    png = services.alert_desk.evidence(alert_id, owner_scope(key))
+    png = services.alert_desk.evidence(alert_id, owner_scope(key), evidence_labels())
     name = f"evidence-alert-{alert_id}.png"
     return Response(
         png, media_type="image/png", headers={"Content-Disposition": f'inline; filename="{name}"'}

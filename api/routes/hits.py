@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.auth import FirmKey, firm_of
 from api.errors import error_responses
-from api.explain import legal_text, score_text
+from api.explain import evidence_labels, legal_text, score_text
 from api.presenters import image_url
 from api.schemas import API, Offset, Rank, RecordId
 from api.schemas_hits import HitPublic, HitsPublic
@@ -90,4 +90,4 @@ def hit_evidence(inspection_id: RecordId, rank: Rank, key: FirmKey, services: Se
     review = services.engine.thresholds.review
     if not services.hits.inspection_hit(firm_of(key), inspection_id, rank, review):
         raise UnknownRecord(f"no hit on your designs in inspection {inspection_id} at rank {rank}")
-    return Response(services.desk.evidence(inspection_id, rank), media_type="image/png")
+    return Response(services.desk.evidence(inspection_id, rank, evidence_labels()), media_type="image/png")

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from api.auth import AuditKey, InspectorKey
 from api.case_file import case_for_record, render_html, render_pdf
 from api.errors import error_responses
+from api.explain import evidence_labels
 from api.presenters import inspection_public
 from api.schemas import API, InspectionPublic, InspectionsPublic, Offset, Rank, RecordId, ReviewUpdate
 from api.services import ServicesDep
@@ -184,7 +185,7 @@ def inspection_photo(inspection_id: RecordId, key: AuditKey, services: ServicesD
 )
 def evidence(inspection_id: RecordId, rank: Rank, key: AuditKey, services: ServicesDep) -> Response:
     """Return a PNG with the inspected photo and the matched design's view side by side."""
-    png = services.desk.evidence(inspection_id, rank)
+    png = services.desk.evidence(inspection_id, rank, evidence_labels())
     name = f"evidence-inspection-{inspection_id}-match-{rank}.png"
     return Response(
         png, media_type="image/png", headers={"Content-Disposition": f'inline; filename="{name}"'}

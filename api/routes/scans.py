@@ -8,8 +8,10 @@ from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 
 from api.auth import AuditKey, InspectorKey
 from api.errors import error_responses
+from api.explain import evidence_labels
 from api.presenters import scan_designs, scan_public
-from api.schemas import API, Offset, RecordId, ScanPublic, ScansPublic
+from api.schemas import API, Offset, RecordId
+from api.schemas_scans import ScanPublic, ScansPublic
 from api.services import ServicesDep
 from api.uploads import check_zip
 from index.batch.reports import scan_csv
@@ -143,7 +145,9 @@ def scan_evidence(
 ) -> Response:
     """Return the evidence PNG of the image at `position` (0 = the first) of a scan naming a design."""
     photo, image_id, line = services.scan_log.evidence_of(scan_id, position)
-    png = services.desk.evidence_of(photo, image_id, float(line["matches"][0]["score"]))
+    png = services.desk.evidence_of(
+        photo, image_id, float(line["matches"][0]["score"]), labels=evidence_labels()
+    )
     return Response(png, media_type="image/png")
 
 

@@ -58,10 +58,11 @@
     const bar = document.getElementById("scan-bar");
     bar.style.width = share + "%";
     bar.parentElement.setAttribute("aria-valuenow", String(share));
+    const failure = scan.message_text || scan.message;
     document.getElementById("scan-counts").textContent =
       t("{done} of {total} image(s) done · {errors} error(s) · {ignored} other file(s) passed over",
         { done: scan.done, total: scan.total, errors: scan.errors, ignored: scan.ignored }) +
-      (scan.message ? ` · ${scan.message}` : "");
+      (failure ? ` · ${failure}` : "");
     const totals = document.getElementById("scan-totals");
     totals.hidden = !scan.totals;
     if (scan.totals) {
@@ -109,7 +110,7 @@
         el("td", {}, line.verdict ? el("span", { class: "badge " + line.verdict }, LGR.verdictName(line.verdict).toLowerCase()) : "—"),
         designCell(scan, line),
         el("td", {}, best && line.verdict !== "no_match" ? best.score.toFixed(2) : ""),
-        el("td", {}, line.error || (evidence ? el("button", {
+        el("td", { title: line.error }, line.error ? line.error_text || line.error : (evidence ? el("button", {
           type: "button", class: "small link evidence",
           onclick: () => LG.download(evidence, `scan-${scan.id}-${index + 1}-evidence.png`).catch((e) => LG.showError(errorBox, e)),
         }, t("Evidence picture")) : "")));

@@ -1,9 +1,17 @@
-"""Evidence pictures: the inspected photo and the registered design's view side by side, with the score."""
+"""Evidence pictures: the inspected photo and the registered design's view side by side, with the score.
+
+The words drawn are English unless the caller passes an `EvidenceLabels` (the api passes them in the
+reader's language); they are drawn in a font that covers Chinese, found once through fontconfig.
+"""
 
 from __future__ import annotations
 
 import io
+import logging
+import shutil
+import subprocess
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
@@ -23,6 +31,27 @@ BAND = (30, 58, 95)
 LINE = (16, 185, 129)
 REGION = (245, 158, 11)
 MAX_LINES = 60
+CJK_FAMILY = "Noto Sans CJK SC"
+"""The face preferred for the words (Debian `fonts-noto-cjk`); any other face covering Chinese will do."""
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvidenceLabels:
+    """The words of an evidence picture, as format strings (`{name}` fields); English by default."""
+
+    score: str = "Score {score}"
+    points: str = "{count} matching points"
+    mirrored: str = "(mirrored)"
+    photo: str = "Inspected photo"
+    design: str = "Registered design"
+    breakdown: str = "= appearance {appearance} + keypoints {keypoints}{points} - best other design {rival}"
+    breakdown_points: str = " ({count} points)"
+    no_match: str = "verdict no_match: no agreeing points drawn"
+
+
+ENGLISH = EvidenceLabels()
 
 
 @dataclass(frozen=True)
@@ -39,15 +68,62 @@ class ScoreParts:
     rival: float | None
     inliers: int | None
 
-    def line(self) -> str:
+    def line(self, labels: EvidenceLabels = ENGLISH) -> str:
         """Return the breakdown as one line of text, or "" when it was not recorded."""
         if self.appearance is None or self.keypoints is None or self.rival is None:
             return ""
-        points = f" ({self.inliers} points)" if self.inliers is not None else ""
-        return (
-            f"= appearance {self.appearance:.3f} + keypoints {self.keypoints:.3f}{points}"
-            f" - best other design {self.rival:.3f}"
+        points = labels.breakdown_points.format(count=self.inliers) if self.inliers is not None else ""
+        return labels.breakdown.format(
+            appearance=f"{self.appearance:.3f}",
+            keypoints=f"{self.keypoints:.3f}",
+            points=points,
+            rival=f"{self.rival:.3f}",
         )
+
+
+@cache
+def cjk_font_file() -> tuple[str, int] | None:
+    """Return (file, face index) of a regular font that covers simplified Chinese, `CJK_FAMILY` first,
+    as fontconfig lists them (the fonts WeasyPrint's case files use too); None, with a warning, when
+    there is none."""
+    found = _listed_cjk_font()
+    if found is None:
+        logger.warning("no font covers Chinese (install fonts-noto-cjk): Chinese on evidence shows as boxes")
+    return found
+
+
+def _listed_cjk_font() -> tuple[str, int] | None:
+    if shutil.which("fc-list") is None:
+        return None
+    try:
+        listed = subprocess.run(
+            ["fc-list", ":lang=zh-cn", "-f", "%{family[0]}|%{style[0]}|%{index}|%{file}\n"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    faces = [line.split("|", 3) for line in listed.splitlines() if line.count("|") >= 3]
+    faces = [f for f in faces if f[2].isdigit()]
+    if not faces:
+        return None
+    _, _, index, path = min(faces, key=lambda f: (f[0] != CJK_FAMILY, f[1] != "Regular", f[0], f[3]))
+    return path, int(index)
+
+
+@cache
+def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Return the font of the words at `size` pixels: one that covers Chinese, else Pillow's own
+    (which draws Chinese as boxes)."""
+    found = cjk_font_file()
+    if found is not None:
+        try:
+            return ImageFont.truetype(found[0], size, index=found[1])
+        except OSError:
+            logger.warning("the font %s cannot be loaded", found[0])
+    return ImageFont.load_default(size=size)
 
 
 def design_caption(design: DesignRecord) -> str:
@@ -88,13 +164,15 @@ def render_evidence(
     verification: Verification | None = None,
     parts: ScoreParts | None = None,
     verdict: str | None = None,
+    labels: EvidenceLabels = ENGLISH,
 ) -> bytes:
     """Return a PNG with the photo (left) and the reference view (right) at equal height, the score
     and an optional caption (design id, title, owner) above them. With a `verification`, matched
     keypoints are joined by lines, the located region is outlined in the photo and the inlier
     count is printed; with `parts`, the footer says which part of the score came from appearance
     and which from verified keypoints. For a `no_match` verdict no keypoint lines or outline are
-    drawn: the picture shows what was compared, not agreement that the verdict did not find."""
+    drawn: the picture shows what was compared, not agreement that the verdict did not find. The
+    words are `labels` (English by default)."""
     if verdict == "no_match":
         verification = None
     left, right = _fit(photo), _fit(reference)
@@ -103,13 +181,11 @@ def render_evidence(
     canvas = Image.new("RGB", (width, HEADER + height + FOOTER + MARGIN), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
     draw.rectangle([0, 0, width, HEADER - MARGIN // 2], fill=BAND)
-    title = ImageFont.load_default(size=22)
-    small = ImageFont.load_default(size=15)
-    headline = f"Score {score:.3f}"
+    title, small = font(22), font(15)
+    headline = labels.score.format(score=f"{score:.3f}")
     if verification is not None:
-        headline += f" · {verification.inliers} matching points" + (
-            " (mirrored)" if verification.mirrored else ""
-        )
+        headline += " · " + labels.points.format(count=verification.inliers)
+        headline += (" " + labels.mirrored) if verification.mirrored else ""
     draw.text((MARGIN, 10), headline, font=title, fill=(255, 255, 255))
     room = width - MARGIN * 2 - 280
     while caption and draw.textlength(caption, font=small) > room:
@@ -122,7 +198,7 @@ def render_evidence(
             fill=(219, 234, 254),
         )
     origins = []
-    for column, (picture, label) in enumerate(((left, "Inspected photo"), (right, "Registered design"))):
+    for column, (picture, label) in enumerate(((left, labels.photo), (right, labels.design))):
         x0 = MARGIN + column * (PANEL[0] + MARGIN)
         x = x0 + (PANEL[0] - picture.width) // 2
         y = HEADER + (height - picture.height) // 2
@@ -131,9 +207,9 @@ def render_evidence(
         draw.rectangle([x - 1, y - 1, x + picture.width, y + picture.height], outline=(203, 213, 225))
         text_width = draw.textlength(label, font=small)
         draw.text((x0 + (PANEL[0] - text_width) / 2, HEADER + height + 10), label, font=small, fill=INK)
-    breakdown = parts.line() if parts is not None else ""
+    breakdown = parts.line(labels) if parts is not None else ""
     if verdict == "no_match":
-        breakdown = (breakdown + " · " if breakdown else "") + "verdict no_match: no agreeing points drawn"
+        breakdown = (breakdown + " · " if breakdown else "") + labels.no_match
     if breakdown:
         draw.text((MARGIN, HEADER + height + 10 + FOOTER // 2), breakdown, font=small, fill=INK)
     if verification is not None and verification.inliers:

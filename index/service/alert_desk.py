@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from index.engine import Engine
 from index.errors import Conflict, UnknownRecord
-from index.matching.evidence import design_caption, render_evidence
+from index.matching.evidence import ENGLISH, EvidenceLabels, design_caption, render_evidence
 from index.service.alerts import AlertLog, AlertRecord, AlertState
 from index.service.catalogue import Catalogue, DesignView
 from index.service.followup import FollowUp
@@ -30,8 +30,8 @@ class AlertDesk:
         self.follow_up.marked(alert)
         return alert
 
-    def evidence(self, alert_id: int, owner: str | None) -> bytes:
-        """Return a PNG of the alert's photo beside the design's view, with the score.
+    def evidence(self, alert_id: int, owner: str | None, labels: EvidenceLabels = ENGLISH) -> bytes:
+        """Return a PNG of the alert's photo beside the design's view, with the score (words: `labels`).
 
         Raises UnknownRecord (also when retention removed the photo) or Forbidden.
         """
@@ -41,7 +41,12 @@ class AlertDesk:
         design = self.catalogue.registry.design_by_pk(alert.design_pk)
         verification = self.engine.explain(photo, alert.image_id)
         return render_evidence(
-            load_image(photo), load_image(view), alert.score, design_caption(design), verification
+            load_image(photo),
+            load_image(view),
+            alert.score,
+            design_caption(design),
+            verification,
+            labels=labels,
         )
 
     def add_as_view(self, alert_id: int, owner: str) -> DesignView:

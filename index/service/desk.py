@@ -6,7 +6,7 @@ import logging
 
 from index.engine import Engine, Match
 from index.errors import UnknownRecord
-from index.matching.evidence import ScoreParts, design_caption, render_evidence
+from index.matching.evidence import ENGLISH, EvidenceLabels, ScoreParts, design_caption, render_evidence
 from index.service.design_records import ServiceRegistry
 from index.service.followup import FollowUp
 from index.service.inspections import InspectionLog, InspectionRecord, Provenance, Review
@@ -17,9 +17,16 @@ from model.images import load_image
 logger = logging.getLogger(__name__)
 
 
-def evidence_png(engine: Engine, photo: bytes, match: Match, verdict: str | None = None) -> bytes:
+def evidence_png(
+    engine: Engine,
+    photo: bytes,
+    match: Match,
+    verdict: str | None = None,
+    labels: EvidenceLabels = ENGLISH,
+) -> bytes:
     """Return the evidence PNG of a match just found (its verification at hand): photo beside view,
-    with the parts of its score; no keypoint lines when the `verdict` is no_match."""
+    with the parts of its score, in the words of `labels`; no keypoint lines when the `verdict` is
+    no_match."""
     sha = engine.registry.image_hashes([match.image_id])[match.image_id]
     reference = load_image(engine.blobs.get(sha))
     parts = ScoreParts(match.appearance, match.keypoints, match.rival, match.inliers)
@@ -31,6 +38,7 @@ def evidence_png(engine: Engine, photo: bytes, match: Match, verdict: str | None
         match.verification,
         parts,
         verdict,
+        labels,
     )
 
 
@@ -91,8 +99,9 @@ class Desk:
         record = self.log.get(inspection_id)
         return self._blob(record.photo_sha256, f"the photo of inspection {inspection_id}")
 
-    def evidence(self, inspection_id: int, rank: int = 1) -> bytes:
-        """Return a PNG with the photo and the matched design's view side by side, with the score.
+    def evidence(self, inspection_id: int, rank: int = 1, labels: EvidenceLabels = ENGLISH) -> bytes:
+        """Return a PNG with the photo and the matched design's view side by side, with the score
+        (the words: `labels`).
 
         Raises UnknownRecord when the inspection has no match of that rank.
         """
@@ -101,7 +110,9 @@ class Desk:
         if match is None:
             raise UnknownRecord(f"inspection {inspection_id} has no match ranked {rank}")
         parts = ScoreParts(match.appearance, match.keypoints, match.rival, match.inliers)
-        return self.evidence_of(record.photo_sha256, match.image_id, match.score, parts, record.verdict)
+        return self.evidence_of(
+            record.photo_sha256, match.image_id, match.score, parts, record.verdict, labels
+        )
 
     def evidence_of(
         self,
@@ -110,9 +121,11 @@ class Desk:
         score: float,
         parts: ScoreParts | None = None,
         verdict: str | None = None,
+        labels: EvidenceLabels = ENGLISH,
     ) -> bytes:
         """Return the evidence PNG of a stored photo against one reference view, verified again;
-        with the parts of the score when known, no keypoint lines for a no_match `verdict`.
+        with the parts of the score when known, no keypoint lines for a no_match `verdict`, in the
+        words of `labels`.
 
         Raises UnknownRecord when the photo or the view is no longer stored.
         """
@@ -122,7 +135,7 @@ class Desk:
         reference = load_image(self._blob(view.sha256, f"reference image {view.id}"))
         verification = self.engine.explain(data, image_id)
         return render_evidence(
-            load_image(data), reference, score, design_caption(design), verification, parts, verdict
+            load_image(data), reference, score, design_caption(design), verification, parts, verdict, labels
         )
 
     def _blob(self, sha256: str, what: str) -> bytes:

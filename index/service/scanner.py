@@ -9,23 +9,49 @@ import uuid
 import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from index.batch.reports import scan_line
 from index.engine import Engine, Inspection, Rejected, source_name
+from index.errors import PayloadTooLarge, UnsupportedMediaType
 from index.matching.verdict import Verdict
+from index.pipeline.photos import RejectionCode
 from index.service.archives import ScanPlan, allowed_folder, plan_archive, plan_folder, read_entry, read_file
 from index.service.followup import FollowUp
-from index.service.scans import ScanLog, ScanRecord, ScanStatus
+from index.service.scans import INTERNAL_FAILURE, ScanLog, ScanRecord, ScanStatus
 from index.service.uploads import Upload, check_pixels
 from index.store.files import write_atomic
-from model.errors import LanternGuardError
+from model.errors import InvalidImage, LanternGuardError
 
 logger = logging.getLogger(__name__)
 
 _BYTES_NAME = source_name(b"") + ": "
+
+
+def read_refusal(error: LanternGuardError) -> RejectionCode:
+    """Return why an archive entry or a folder's file could not be read (see index/service/archives.py)."""
+    cause = error.__cause__
+    if isinstance(error, PayloadTooLarge):
+        return RejectionCode.TOO_LARGE
+    if isinstance(cause, zipfile.BadZipFile | EOFError):
+        return RejectionCode.DAMAGED
+    return RejectionCode.UNREADABLE if isinstance(cause, OSError) else RejectionCode.OUTSIDE_LINK
+
+
+def check_refusal(error: LanternGuardError, data: bytes) -> RejectionCode:
+    """Return why `check_pixels` refused a file's bytes."""
+    if isinstance(error, UnsupportedMediaType):
+        return RejectionCode.UNSUPPORTED_FORMAT
+    if isinstance(error, InvalidImage):
+        return RejectionCode.EMPTY if not data else RejectionCode.TOO_MANY_PIXELS
+    return RejectionCode.OTHER
+
+
+def rejected_line(rejected: Rejected) -> dict[str, Any]:
+    """Return the scan line of a rejected image, with the code of why (`error_code`) beside the words."""
+    return scan_line(rejected) | {"error_code": rejected.code.value}
 
 
 @dataclass(frozen=True)
@@ -112,11 +138,11 @@ class Scanner:
                 self.log.add_results(scan_id, start, lines, evidence)
                 self.follow_up.scanned(scan_id, start, kept)
         except LanternGuardError as exc:
-            self.log.set_status(scan_id, ScanStatus.FAILED, str(exc))
+            self.log.set_status(scan_id, ScanStatus.FAILED, str(exc), type(exc).__name__)
             return
         except Exception as exc:
             logger.exception("scan %d failed", scan_id)
-            self.log.set_status(scan_id, ScanStatus.FAILED, f"internal error: {exc}")
+            self.log.set_status(scan_id, ScanStatus.FAILED, f"internal error: {exc}", INTERNAL_FAILURE)
             return
         self.log.set_status(scan_id, ScanStatus.FINISHED)
         logger.info("scan %d finished: %d image(s)", scan_id, len(plan.names))
@@ -134,20 +160,25 @@ class Scanner:
         for position, name in enumerate(names):
             try:
                 data = reader(name)
+            except LanternGuardError as exc:
+                lines[position] = rejected_line(Rejected(name, str(exc), read_refusal(exc)))
+                continue
+            try:
                 check_pixels(Upload(name, data), self.limits.max_pixels)
                 readable.append((position, data))
             except LanternGuardError as exc:
-                lines[position] = scan_line(Rejected(name, str(exc)))
+                lines[position] = rejected_line(Rejected(name, str(exc), check_refusal(exc, data)))
         if readable:
             results = self.engine.inspect_many([data for _, data in readable])
             for (position, data), result in zip(readable, results, strict=True):
                 name = names[position]
                 if isinstance(result, Rejected):
-                    result = Rejected(name, f"{name}: {result.reason.removeprefix(_BYTES_NAME)}")
-                else:
-                    kept.append((position, name, data, result))
-                    if result.verdict is not Verdict.NO_MATCH and result.matches:
-                        self.engine.blobs.put(data)
-                        evidence[position] = (result.sha256, result.matches[0].image_id)
+                    reason = f"{name}: {result.reason.removeprefix(_BYTES_NAME)}"
+                    lines[position] = rejected_line(replace(result, source=name, reason=reason))
+                    continue
+                kept.append((position, name, data, result))
+                if result.verdict is not Verdict.NO_MATCH and result.matches:
+                    self.engine.blobs.put(data)
+                    evidence[position] = (result.sha256, result.matches[0].image_id)
                 lines[position] = scan_line(result, image=name)
         return lines, evidence, kept

@@ -15,9 +15,14 @@ _SELECT = """
 SELECT s.id, s.key_id, coalesce(k.label, k.prefix), s.kind, s.source, s.status, s.total,
        (SELECT count(*) FROM scan_results r WHERE r.scan_id = s.id),
        (SELECT count(*) FROM scan_results r WHERE r.scan_id = s.id AND r.failed),
-       s.ignored, s.message, s.created_at, s.finished_at, s.skipped
+       s.ignored, s.message, s.created_at, s.finished_at, s.skipped, s.failure
 FROM scans s JOIN api_keys k ON k.id = s.key_id
 """
+
+INTERNAL_FAILURE = "internal"
+"""The failure code of a scan stopped by an unexpected error (a bug: the log has the traceback)."""
+INTERRUPTED_FAILURE = "interrupted"
+"""The failure code of a scan that a stopped service left unfinished."""
 
 
 class ScanStatus(StrEnum):
@@ -48,6 +53,9 @@ class ScanRecord:
     finished_at: str | None
     skipped: list[tuple[str, str]]
     """(name, why) of each file passed over; empty for scans recorded before names were kept."""
+    failure: str | None = None
+    """Why a failed scan failed, as a code: the class name of the domain error, INTERNAL_FAILURE or
+    INTERRUPTED_FAILURE (None: not failed, or failed before codes were kept); `message` says it in words."""
 
 
 def _record(row: tuple) -> ScanRecord:
@@ -95,13 +103,17 @@ class ScanLog:
         count = self._db.row("SELECT count(*) FROM scans")
         return [_record(r) for r in rows], int(count[0]) if count else 0
 
-    def set_status(self, scan_id: int, status: ScanStatus, message: str | None = None) -> None:
-        """Move a scan to a new status (finished and failed also stamp the end time)."""
+    def set_status(
+        self, scan_id: int, status: ScanStatus, message: str | None = None, failure: str | None = None
+    ) -> None:
+        """Move a scan to a new status (finished and failed also stamp the end time); a failed one
+        with its `message` and `failure` code (see ScanRecord)."""
         ended = utc_now() if status in (ScanStatus.FINISHED, ScanStatus.FAILED) else None
         with self._db.transaction() as db:
             db.execute(
-                "UPDATE scans SET status = ?, message = coalesce(?, message), finished_at = ? WHERE id = ?",
-                (status.value, message, ended, scan_id),
+                "UPDATE scans SET status = ?, message = coalesce(?, message), failure = coalesce(?, failure),"
+                " finished_at = ? WHERE id = ?",
+                (status.value, message, failure, ended, scan_id),
             )
 
     def add_results(
@@ -151,12 +163,13 @@ class ScanLog:
         return [json.loads(r[0]) for r in rows]
 
     def fail_unfinished(self, reason: str) -> int:
-        """Mark scans that a stopped service left queued or running as failed. Returns how many."""
+        """Mark scans that a stopped service left queued or running as failed (INTERRUPTED_FAILURE).
+        Returns how many."""
         with self._db.transaction() as db:
             cursor = db.execute(
-                "UPDATE scans SET status = 'failed', message = ?, finished_at = ?"
+                "UPDATE scans SET status = 'failed', message = ?, failure = ?, finished_at = ?"
                 " WHERE status IN ('queued', 'running')",
-                (reason, utc_now()),
+                (reason, INTERRUPTED_FAILURE, utc_now()),
             )
             return cursor.rowcount
 

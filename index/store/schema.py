@@ -85,6 +85,7 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("inspections", "model", "TEXT"),
     ("inspections", "index_generation", "INTEGER"),
     ("scans", "skipped", "TEXT"),
+    ("scans", "failure", "TEXT"),
     ("scan_results", "photo_sha256", "TEXT"),
     ("scan_results", "image_id", "INTEGER"),
     ("inspection_matches", "appearance", "REAL"),
@@ -257,7 +258,8 @@ CREATE TABLE IF NOT EXISTS scans (
     message TEXT,
     created_at TEXT NOT NULL,
     finished_at TEXT,
-    skipped TEXT
+    skipped TEXT,
+    failure TEXT
 );
 CREATE TABLE IF NOT EXISTS scan_results (
     scan_id INTEGER NOT NULL REFERENCES scans(id),
