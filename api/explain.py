@@ -13,8 +13,8 @@ from api.i18n import N_
 from api.i18n import gettext as _
 from index.matching.evidence import EvidenceLabels
 from index.matching.verdict import Thresholds
-from index.pipeline.photos import RejectionCode
 from index.service.scans import INTERRUPTED_FAILURE
+from model.errors import RejectionCode
 
 
 class Told(Protocol):

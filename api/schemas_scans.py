@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_serializer
 
-from index.pipeline.photos import RejectionCode
+from model.errors import RejectionCode
 
 
 class ScanMatchPublic(BaseModel):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from model.errors import InvalidImage
+from model.errors import InvalidImage, RejectionCode
 
 MAX_PIXELS = 40_000_000
 """Largest decoded area accepted (width x height); bigger files are refused as decompression bombs."""
@@ -20,13 +20,13 @@ ImageSource = str | Path | bytes
 def _open(source: ImageSource, name: str) -> Image.Image:
     if isinstance(source, bytes):
         if not source:
-            raise InvalidImage(f"{name}: the file is empty (0 bytes)")
+            raise InvalidImage(f"{name}: the file is empty (0 bytes)", code=RejectionCode.EMPTY)
         return Image.open(io.BytesIO(source))
     path = Path(source)
     if not path.is_file():
-        raise InvalidImage(f"{path}: no such file")
+        raise InvalidImage(f"{path}: no such file", code=RejectionCode.MISSING)
     if path.stat().st_size == 0:
-        raise InvalidImage(f"{path}: the file is empty (0 bytes)")
+        raise InvalidImage(f"{path}: the file is empty (0 bytes)", code=RejectionCode.EMPTY)
     return Image.open(path)
 
 
@@ -62,7 +62,8 @@ def load_image(source: ImageSource, max_side: int | None = None, name: str | Non
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise InvalidImage(
-                    f"{name}: {width}x{height} pixels is over the limit of {MAX_PIXELS} pixels"
+                    f"{name}: {width}x{height} pixels is over the limit of {MAX_PIXELS} pixels",
+                    code=RejectionCode.TOO_MANY_PIXELS,
                 )
             if max_side is not None and image.format == "JPEG":
                 scale = max_side / max(width, height)
@@ -74,8 +75,14 @@ def load_image(source: ImageSource, max_side: int | None = None, name: str | Non
     except InvalidImage:
         raise
     except UnidentifiedImageError as exc:
-        raise InvalidImage(f"{name}: not an image in a supported format") from exc
+        raise InvalidImage(
+            f"{name}: not an image in a supported format", code=RejectionCode.NOT_AN_IMAGE
+        ) from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidImage(f"{name}: too many pixels to decode safely ({exc})") from exc
+        raise InvalidImage(
+            f"{name}: too many pixels to decode safely ({exc})", code=RejectionCode.TOO_MANY_PIXELS
+        ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise InvalidImage(f"{name}: the image is damaged or truncated ({exc})") from exc
+        raise InvalidImage(
+            f"{name}: the image is damaged or truncated ({exc})", code=RejectionCode.DAMAGED
+        ) from exc

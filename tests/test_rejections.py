@@ -4,6 +4,7 @@ failed scan keeps its failure code, also in a home made before the code was stor
 
 from __future__ import annotations
 
+import pickle
 import sqlite3
 import struct
 import zipfile
@@ -15,14 +16,13 @@ import pytest
 
 from api import i18n
 from api.explain import rejection_text
-from index.pipeline.photos import Decoder, Rejected, RejectionCode
+from index.pipeline.photos import Decoder, Rejected
 from index.service.archives import read_entry, read_file
 from index.service.keys import KeyStore, Role
-from index.service.scanner import check_refusal, read_refusal
 from index.service.scans import ScanLog, ScanStatus
 from index.service.uploads import Upload, check_pixels
 from index.store.database import Database
-from model.errors import LanternGuardError
+from model.errors import InvalidImage, LanternGuardError, RejectionCode
 from model.local import LocalConfig
 from tests.conftest import draw_design, jpeg_bytes
 
@@ -80,9 +80,9 @@ def test_the_scanner_gives_each_refusal_of_a_file_its_code(tmp_path: Path) -> No
     (folder / "folder.jpg").mkdir()
     (tmp_path / "outside.jpg").write_bytes(b"x")
     (folder / "link.jpg").symlink_to(tmp_path / "outside.jpg")
-    assert read_refusal(refusal(lambda: read_file(folder, "big.jpg", 1_000))) is RejectionCode.TOO_LARGE
-    assert read_refusal(refusal(lambda: read_file(folder, "folder.jpg", 1_000))) is RejectionCode.UNREADABLE
-    assert read_refusal(refusal(lambda: read_file(folder, "link.jpg", 1_000))) is RejectionCode.OUTSIDE_LINK
+    assert refusal(lambda: read_file(folder, "big.jpg", 1_000)).code is RejectionCode.TOO_LARGE
+    assert refusal(lambda: read_file(folder, "folder.jpg", 1_000)).code is RejectionCode.UNREADABLE
+    assert refusal(lambda: read_file(folder, "link.jpg", 1_000)).code is RejectionCode.OUTSIDE_LINK
     archive_path = tmp_path / "a.zip"
     with zipfile.ZipFile(archive_path, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr("a.jpg", b"a" * 5_000)
@@ -90,19 +90,23 @@ def test_the_scanner_gives_each_refusal_of_a_file_its_code(tmp_path: Path) -> No
     data[1_000:1_010] = b"b" * 10  # inside the entry's bytes: its CRC no longer fits
     archive_path.write_bytes(bytes(data))
     with zipfile.ZipFile(archive_path) as archive:
-        damaged = refusal(lambda: read_entry(archive, "a.jpg", 10_000))
-    assert read_refusal(damaged) is RejectionCode.DAMAGED
-    huge = refusal(lambda: check_pixels(Upload("h.png", png_header(300, 300)), 10_000))
-    assert check_refusal(huge, png_header(300, 300)) is RejectionCode.TOO_MANY_PIXELS
-    assert (
-        check_refusal(refusal(lambda: check_pixels(Upload("e.jpg", b""), 10_000)), b"") is RejectionCode.EMPTY
-    )
+        assert refusal(lambda: read_entry(archive, "a.jpg", 10_000)).code is RejectionCode.DAMAGED
+    huge = png_header(300, 300)
+    assert refusal(lambda: check_pixels(Upload("h.png", huge), 10_000)).code is RejectionCode.TOO_MANY_PIXELS
+    assert refusal(lambda: check_pixels(Upload("e.jpg", b""), 10_000)).code is RejectionCode.EMPTY
     draw_design(2).save(tmp_path / "d.ico")
     icon = (tmp_path / "d.ico").read_bytes()
-    assert check_refusal(refusal(lambda: check_pixels(Upload("i.jpg", icon), 10**7)), icon) is (
-        RejectionCode.UNSUPPORTED_FORMAT
+    assert (
+        refusal(lambda: check_pixels(Upload("i.jpg", icon), 10**7)).code is RejectionCode.UNSUPPORTED_FORMAT
     )
     check_pixels(Upload("p.jpg", jpeg_bytes(draw_design(2))), 10**7)
+
+
+def test_an_error_keeps_its_code_through_pickling() -> None:
+    error = InvalidImage("x.jpg: the file is empty (0 bytes)", code=RejectionCode.EMPTY)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (str(copy), copy.code) == (str(error), RejectionCode.EMPTY)
+    assert InvalidImage("no code named").code is RejectionCode.OTHER
 
 
 def test_every_code_is_said_in_plain_english_and_chinese() -> None:

@@ -11,6 +11,7 @@ from typing import BinaryIO
 
 from index.batch.inputs import IMAGE_SUFFIXES
 from index.errors import InvalidInput, PayloadTooLarge
+from model.errors import RejectionCode
 
 NESTED_SUFFIXES = frozenset({".zip", ".jar", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".zst"})
 _END = b"PK\x05\x06"
@@ -159,9 +160,11 @@ def read_entry(archive: zipfile.ZipFile, name: str, max_bytes: int) -> bytes:
         with archive.open(name) as handle:
             data = handle.read(max_bytes + 1)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise InvalidInput(f"{name}: damaged archive entry ({exc})") from exc
+        raise InvalidInput(f"{name}: damaged archive entry ({exc})", code=RejectionCode.DAMAGED) from exc
     if len(data) > max_bytes:
-        raise PayloadTooLarge(f"{name}: over the limit of {max_bytes} bytes per image")
+        raise PayloadTooLarge(
+            f"{name}: over the limit of {max_bytes} bytes per image", code=RejectionCode.TOO_LARGE
+        )
     return data
 
 
@@ -201,14 +204,18 @@ def read_file(folder: Path, name: str, max_bytes: int) -> bytes:
     """
     path = folder / name
     if not path.resolve().is_relative_to(folder):
-        raise InvalidInput(f"{name}: a link that leads outside the scanned folder: refused")
+        raise InvalidInput(
+            f"{name}: a link that leads outside the scanned folder: refused", code=RejectionCode.OUTSIDE_LINK
+        )
     try:
         with path.open("rb") as handle:
             data = handle.read(max_bytes + 1)
     except OSError as exc:
-        raise InvalidInput(f"{name}: cannot be read ({exc.strerror})") from exc
+        raise InvalidInput(f"{name}: cannot be read ({exc.strerror})", code=RejectionCode.UNREADABLE) from exc
     if len(data) > max_bytes:
-        raise PayloadTooLarge(f"{name}: over the limit of {max_bytes} bytes per image")
+        raise PayloadTooLarge(
+            f"{name}: over the limit of {max_bytes} bytes per image", code=RejectionCode.TOO_LARGE
+        )
     return data
 
 

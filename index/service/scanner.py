@@ -15,38 +15,17 @@ from typing import Any, BinaryIO
 
 from index.batch.reports import scan_line
 from index.engine import Engine, Inspection, Rejected, source_name
-from index.errors import PayloadTooLarge, UnsupportedMediaType
 from index.matching.verdict import Verdict
-from index.pipeline.photos import RejectionCode
 from index.service.archives import ScanPlan, allowed_folder, plan_archive, plan_folder, read_entry, read_file
 from index.service.followup import FollowUp
 from index.service.scans import INTERNAL_FAILURE, ScanLog, ScanRecord, ScanStatus
 from index.service.uploads import Upload, check_pixels
 from index.store.files import write_atomic
-from model.errors import InvalidImage, LanternGuardError
+from model.errors import LanternGuardError
 
 logger = logging.getLogger(__name__)
 
 _BYTES_NAME = source_name(b"") + ": "
-
-
-def read_refusal(error: LanternGuardError) -> RejectionCode:
-    """Return why an archive entry or a folder's file could not be read (see index/service/archives.py)."""
-    cause = error.__cause__
-    if isinstance(error, PayloadTooLarge):
-        return RejectionCode.TOO_LARGE
-    if isinstance(cause, zipfile.BadZipFile | EOFError):
-        return RejectionCode.DAMAGED
-    return RejectionCode.UNREADABLE if isinstance(cause, OSError) else RejectionCode.OUTSIDE_LINK
-
-
-def check_refusal(error: LanternGuardError, data: bytes) -> RejectionCode:
-    """Return why `check_pixels` refused a file's bytes."""
-    if isinstance(error, UnsupportedMediaType):
-        return RejectionCode.UNSUPPORTED_FORMAT
-    if isinstance(error, InvalidImage):
-        return RejectionCode.EMPTY if not data else RejectionCode.TOO_MANY_PIXELS
-    return RejectionCode.OTHER
 
 
 def rejected_line(rejected: Rejected) -> dict[str, Any]:
@@ -161,13 +140,13 @@ class Scanner:
             try:
                 data = reader(name)
             except LanternGuardError as exc:
-                lines[position] = rejected_line(Rejected(name, str(exc), read_refusal(exc)))
+                lines[position] = rejected_line(Rejected(name, str(exc), exc.code))
                 continue
             try:
                 check_pixels(Upload(name, data), self.limits.max_pixels)
                 readable.append((position, data))
             except LanternGuardError as exc:
-                lines[position] = rejected_line(Rejected(name, str(exc), check_refusal(exc, data)))
+                lines[position] = rejected_line(Rejected(name, str(exc), exc.code))
         if readable:
             results = self.engine.inspect_many([data for _, data in readable])
             for (position, data), result in zip(readable, results, strict=True):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from index.errors import UnsupportedMediaType
-from model.errors import InvalidImage
+from model.errors import InvalidImage, RejectionCode
 from model.images import load_image
 
 ALLOWED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF"})
@@ -32,21 +32,27 @@ def check_pixels(upload: Upload, max_pixels: int) -> None:
     format; a header that cannot be read is left for the decoder to describe.
     """
     if not upload.data:
-        raise InvalidImage(f"{upload.name}: the file is empty (0 bytes)")
+        raise InvalidImage(f"{upload.name}: the file is empty (0 bytes)", code=RejectionCode.EMPTY)
     try:
         with Image.open(io.BytesIO(upload.data)) as image:
             width, height = image.size
             kind = image.format
     except Image.DecompressionBombError as exc:
-        raise InvalidImage(f"{upload.name}: too many pixels to decode safely ({exc})") from exc
+        raise InvalidImage(
+            f"{upload.name}: too many pixels to decode safely ({exc})", code=RejectionCode.TOO_MANY_PIXELS
+        ) from exc
     except (OSError, ValueError, SyntaxError):
         return
     if kind not in ALLOWED_FORMATS:
         raise UnsupportedMediaType(
-            f"{upload.name}: {kind} images are not accepted (send JPEG, PNG, WebP, GIF, BMP or TIFF)"
+            f"{upload.name}: {kind} images are not accepted (send JPEG, PNG, WebP, GIF, BMP or TIFF)",
+            code=RejectionCode.UNSUPPORTED_FORMAT,
         )
     if width * height > max_pixels:
-        raise InvalidImage(f"{upload.name}: {width}x{height} pixels is over the limit of {max_pixels} pixels")
+        raise InvalidImage(
+            f"{upload.name}: {width}x{height} pixels is over the limit of {max_pixels} pixels",
+            code=RejectionCode.TOO_MANY_PIXELS,
+        )
 
 
 def check_images(uploads: Sequence[Upload], max_pixels: int) -> None:
