@@ -112,6 +112,7 @@ def main() -> None:
             "R@P90": round(metrics.recall_at_p90, 4),
             "false_match_rate": round(metrics.false_match_rate, 4),
             "images_per_s": round(report.images_per_s, 2),
+            "candidate_recall": report.as_json()["candidate_recall"],
             "transfer": transfer(report.outcomes, args.match_precision, args.review_precision).as_json(),
         }
         print(json.dumps(summary), flush=True)

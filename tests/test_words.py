@@ -79,7 +79,7 @@ def test_the_words_file_round_trips_and_refuses_damage(inverted: InvertedFile, t
     inverted.save(path, generation=5)
     loaded, generation = InvertedFile.load(path)
     assert generation == 5 and loaded.count == inverted.count
-    np.testing.assert_array_equal(loaded.vocabulary.centroids, inverted.vocabulary.centroids)
+    np.testing.assert_array_equal(loaded.vocabulary.fine, inverted.vocabulary.fine)
     probe = np.concatenate([draw_design_descriptors(s) for s in (SHOWN, 3)])
     np.testing.assert_array_equal(loaded.search(probe, 5)[1], inverted.search(probe, 5)[1])
     data = bytearray(path.read_bytes())
@@ -153,11 +153,11 @@ def test_visual_words_are_checkpointed_and_learned_again_when_damaged(
 ) -> None:
     engine = Engine(local_settings, embedder)
     _register(engine)
-    centroids = engine._live.words.vocabulary.centroids.copy()
+    centroids = engine._live.words.vocabulary.fine.copy()
     engine.withdraw(f"D{SHOWN}")
     engine.close()
     engine = Engine(local_settings, embedder)
-    np.testing.assert_array_equal(engine._live.words.vocabulary.centroids, centroids)
+    np.testing.assert_array_equal(engine._live.words.vocabulary.fine, centroids)
     assert engine._live.words.count == DESIGNS - 1
     engine.close()
     path = local_settings.home / "index" / WORDS_FILE

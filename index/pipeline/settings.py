@@ -39,7 +39,7 @@ class EngineSettings:
     neighbours: int = 100
     region_neighbours: int = 20
     verify_top_k: int = 10
-    local_words: int = 2048
+    local_words: int = 65536
     local_candidates: int = 5
     local_votes: int = 50
     inlier_saturation: int = 30

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from PIL import Image
 
 from index.errors import CorruptDerivedData
 from index.search.vectors import Sidecar, VectorIndex, now
-from index.search.words import WORDS_FILE, InvertedFile, learn_vocabulary
+from index.search.words import WORDS_FILE, InvertedFile, learn_vocabulary, vocabulary_shape
 from index.store.blobs import BlobStore
 from index.store.registry import Registry
 from model.embedder import Embedder
@@ -129,7 +130,8 @@ class LiveIndex:
         except (OSError, ValueError) as exc:
             logger.info("no usable visual words in the checkpoint (%s): learning them", exc)
         else:
-            fits = words.vocabulary.size == self.policy.words and words.count == len(self.design_of)
+            size = math.prod(vocabulary_shape(self.policy.words))
+            fits = words.vocabulary.size == size and words.count == len(self.design_of)
             if fits and generation == self.registry.generation():
                 self.words = words
                 return

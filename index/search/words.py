@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import itertools
 import logging
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -43,20 +44,32 @@ def root_sift(descriptors: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """`size` visual words (centroids of RootSIFT descriptors) and what they were learned from."""
+    """Visual words in two levels: `coarse` cells (centroids of RootSIFT descriptors), each split
+    into `fine` words (`fine[c * per_cell + j]` is word j of cell c), and what they were learned from.
 
-    centroids: np.ndarray
+    Why two levels: tens of thousands of words are needed for a word to say something (with 2,048
+    words every reference view holds a third of them and votes hardly tell designs apart); a
+    two-level vocabulary is learned and searched in the time of two small ones.
+    """
+
+    coarse: np.ndarray
+    fine: np.ndarray
     learned_on: int
 
     @property
     def size(self) -> int:
         """Return the number of words."""
-        return int(self.centroids.shape[0])
+        return int(self.fine.shape[0])
 
     @cached_property
     def _index(self) -> faiss.Index:
-        index = faiss.IndexFlatL2(self.centroids.shape[1])
-        index.add(self.centroids)
+        cells = len(self.coarse)
+        quantizer = faiss.IndexFlatL2(self.coarse.shape[1])
+        quantizer.add(self.coarse)
+        index = faiss.IndexIVFFlat(quantizer, self.coarse.shape[1], cells)
+        index.is_trained = True
+        index.add_with_ids(self.fine, np.arange(self.size, dtype=np.int64))
+        index.nprobe = 1
         return index
 
     def assign(self, descriptors: np.ndarray) -> np.ndarray:
@@ -70,24 +83,52 @@ class Vocabulary:
             return [np.zeros(0, dtype=np.int32) for _ in descriptors]
         _, nearest = self._index.search(root_sift(np.concatenate(descriptors)), 1)
         bounds = np.cumsum([0, *lengths])
-        return [np.unique(nearest[a:b, 0]).astype(np.int32) for a, b in itertools.pairwise(bounds)]
+        return [
+            np.unique(nearest[a:b, 0][nearest[a:b, 0] >= 0]).astype(np.int32)
+            for a, b in itertools.pairwise(bounds)
+        ]
+
+
+def vocabulary_shape(size: int) -> tuple[int, int]:
+    """Return (coarse cells, words per cell) of a vocabulary of about `size` words: isqrt(size) cells."""
+    cells = max(1, math.isqrt(size))
+    return cells, max(1, size // cells)
+
+
+def _kmeans(points: np.ndarray, k: int, seed: int) -> np.ndarray:
+    kmeans = faiss.Kmeans(points.shape[1], k, niter=10, seed=seed, max_points_per_centroid=TRAIN_PER_WORD * 8)
+    kmeans.train(points)
+    return np.ascontiguousarray(kmeans.centroids, dtype=np.float32)
 
 
 def learn_vocabulary(views: Iterable[np.ndarray], size: int, count: int, seed: int = 0) -> Vocabulary:
-    """Learn `size` words by k-means from a seeded sample of the SIFT descriptors of `count` views.
+    """Learn about `size` words by two-level k-means from a seeded sample of `count` views' descriptors.
 
-    Each view gives at most its share of `size * TRAIN_PER_WORD` descriptors, so memory stays
-    bounded however large the registry. Raises ValueError when there are fewer descriptors than words.
+    `vocabulary_shape(size)` gives the cells and the words per cell; each cell's words are k-means
+    centroids of its own points (a cell with fewer points than words repeats them). Each view gives
+    at most its share of `size * TRAIN_PER_WORD` descriptors, so memory stays bounded however large
+    the registry. Raises ValueError when there are fewer descriptors than words.
     """
     rng = np.random.default_rng(seed)
     share = -(-size * TRAIN_PER_WORD // max(count, 1))
     sampled = [d[rng.choice(len(d), min(len(d), share), replace=False)] for d in views if len(d)]
-    sample = np.concatenate(sampled) if sampled else np.zeros((0, 128), dtype=np.uint8)
-    if len(sample) < size:
+    sample = root_sift(np.concatenate(sampled)) if sampled else np.zeros((0, 128), dtype=np.float32)
+    cells, per_cell = vocabulary_shape(size)
+    if len(sample) < cells * per_cell:
         raise ValueError(f"a vocabulary of {size} words needs at least {size} descriptors, got {len(sample)}")
-    kmeans = faiss.Kmeans(128, size, niter=10, seed=seed, max_points_per_centroid=TRAIN_PER_WORD)
-    kmeans.train(root_sift(sample))
-    return Vocabulary(np.ascontiguousarray(kmeans.centroids, dtype=np.float32), count)
+    coarse = _kmeans(sample, cells, seed)
+    quantizer = faiss.IndexFlatL2(sample.shape[1])
+    quantizer.add(coarse)
+    _, cell_of = quantizer.search(sample, 1)
+    fine = np.empty((cells * per_cell, sample.shape[1]), dtype=np.float32)
+    for cell in range(cells):
+        points = sample[cell_of[:, 0] == cell]
+        if len(points) > per_cell:
+            words = _kmeans(points, per_cell, seed + cell)
+        else:
+            words = np.resize(points if len(points) else coarse[cell : cell + 1], (per_cell, sample.shape[1]))
+        fine[cell * per_cell : (cell + 1) * per_cell] = words
+    return Vocabulary(coarse, fine, count)
 
 
 class InvertedFile:
@@ -171,7 +212,8 @@ class InvertedFile:
         buffer = io.BytesIO()
         np.savez(
             buffer,
-            centroids=self.vocabulary.centroids,
+            coarse=self.vocabulary.coarse,
+            fine=self.vocabulary.fine,
             learned_on=np.asarray(self.vocabulary.learned_on),
             generation=np.asarray(generation),
             ids=ids,
@@ -189,7 +231,9 @@ class InvertedFile:
         try:
             with np.load(io.BytesIO(unseal(path.read_bytes())), allow_pickle=False) as arrays:
                 vocabulary = Vocabulary(
-                    np.ascontiguousarray(arrays["centroids"], dtype=np.float32), int(arrays["learned_on"])
+                    np.ascontiguousarray(arrays["coarse"], dtype=np.float32),
+                    np.ascontiguousarray(arrays["fine"], dtype=np.float32),
+                    int(arrays["learned_on"]),
                 )
                 inverted = cls(vocabulary)
                 bounds = np.concatenate([[0], np.cumsum(arrays["lengths"])])
