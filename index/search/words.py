@@ -24,6 +24,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from index.search.vectors import _one_thread
 from index.store.features import seal, unseal
 from index.store.files import write_bytes_atomic
 
@@ -190,11 +191,13 @@ class InvertedFile:
         """Return (votes, image ids) of the `k` best-voted views for a photo's SIFT descriptors.
 
         votes = sum of idf^2 over the words the photo and the view share / the view's tf-idf
-        length (views sharing no word are left out).
+        length (views sharing no word are left out). One photo's words are found on the calling
+        thread alone (see index.search.vectors._one_thread: a busy machine's OpenMP barrier costs more).
         """
         if self._dirty:
             self._refresh()
-        words = self.vocabulary.assign(descriptors)
+        with _one_thread():
+            words = self.vocabulary.assign(descriptors)
         starts, ends = self._offsets[words], self._offsets[words + 1]
         if not len(words) or not (ends > starts).any():
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
