@@ -47,9 +47,8 @@ class LiveIndex:
     generation, count) and otherwise rebuilt from the stored embeddings, embedding stored images
     that lack a vector of this model first. With `policy.words`, a whitened index also keeps an
     inverted file of the views' visual words (`words`, from their local features: `features` of an
-    image sha256),
-    checkpointed beside it and learned again when it does not prove itself. Every method runs
-    under one lock.
+    image sha256), checkpointed beside it and learned again when it does not prove itself. Every
+    method runs under one lock.
     """
 
     def __init__(
