@@ -97,7 +97,14 @@ def vocabulary_shape(size: int) -> tuple[int, int]:
 
 
 def _kmeans(points: np.ndarray, k: int, seed: int) -> np.ndarray:
-    kmeans = faiss.Kmeans(points.shape[1], k, niter=10, seed=seed, max_points_per_centroid=TRAIN_PER_WORD * 8)
+    kmeans = faiss.Kmeans(
+        points.shape[1],
+        k,
+        niter=10,
+        seed=seed,
+        max_points_per_centroid=TRAIN_PER_WORD * 8,
+        min_points_per_centroid=1,  # a cell's few points per word are expected: no warning per cell
+    )
     kmeans.train(points)
     return np.ascontiguousarray(kmeans.centroids, dtype=np.float32)
 
