@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from index.matching.calibration import DEFAULT_CALIBRATION, model_fingerprint
+from index.matching.calibration import DEFAULT_CALIBRATION
 from index.matching.verdict import Thresholds
 from index.matching.verification import Verification
 from index.pipeline.cascade import CascadeBounds, regime_of
@@ -62,7 +62,7 @@ class Engine:
         self.embedder = embedder if embedder is not None else Embedder(settings.embedder)
         self.embedder.use_runtime(settings.home / RUNTIME_FOLDER)
         self.fingerprint = self.embedder.config.fingerprint
-        self.model = model_fingerprint(self.fingerprint, settings.local.fingerprint)
+        self.model = settings.model(self.fingerprint)
         self.calibration_warning = settings.calibration.mismatch(self.model)
         if self.calibration_warning:
             logger.warning(
@@ -73,7 +73,12 @@ class Engine:
         self.local = LocalFeatureStore(settings.home / "features", settings.local.fingerprint)
         self._decoder = Decoder(self.embedder.config.max_side, settings.local, bool(settings.verify_top_k))
         self._live = LiveIndex(
-            settings.home / "index", self.registry, self.blobs, self.embedder, settings.index_policy
+            settings.home / "index",
+            self.registry,
+            self.blobs,
+            self.embedder,
+            settings.index_policy,
+            lambda sha: self.local.fetch(sha, self.blobs, settings.local),
         )
         self._registrar = Registrar(
             self._decoder, self.embedder, self.registry, self.blobs, self.local, self._live

@@ -24,7 +24,7 @@ from index.evaluation.fitting import calibrate
 from index.evaluation.metrics import QueryOutcome, compute_metrics
 from index.evaluation.run import evaluate
 from index.evaluation.transfer import transfer
-from index.matching.calibration import CALIBRATION_FILE, load_calibration, model_fingerprint
+from index.matching.calibration import CALIBRATION_FILE, load_calibration
 
 REGIMES = {"whitened": {}, "raw": {"whitening_min_images": 10**9}}
 
@@ -102,7 +102,7 @@ def main() -> None:
         thresholds = calibrate(report.outcomes, args.match_precision, args.review_precision)
         metrics = compute_metrics(with_verdicts(report.outcomes, thresholds.match, thresholds.review))
         payload[regime] = {"match": thresholds.match, "review": thresholds.review}
-        payload["model"] = model_fingerprint(settings.embedder.fingerprint, settings.local.fingerprint)
+        payload["model"] = settings.model(settings.embedder.fingerprint)
         summary = {
             "regime": regime,
             "match": thresholds.match,
@@ -112,6 +112,7 @@ def main() -> None:
             "R@P90": round(metrics.recall_at_p90, 4),
             "false_match_rate": round(metrics.false_match_rate, 4),
             "images_per_s": round(report.images_per_s, 2),
+            "candidate_recall": report.as_json()["candidate_recall"],
             "transfer": transfer(report.outcomes, args.match_precision, args.review_precision).as_json(),
         }
         print(json.dumps(summary), flush=True)

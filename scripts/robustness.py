@@ -9,6 +9,13 @@ recall at the match threshold (verdict `match` and the right design first), R@1,
 recall (the right design among the candidates verified, whatever their order), so that a design
 the candidate stage never found is told apart from one found but ranked low. The thresholds are
 the engine's own (its self-calibration once whitened), which the report names.
+
+The "small in clutter" rows are the hard case of issue 11: the registered view perspective-warped
+(corners moved up to 18 %), relit (brightness 0.6-1.4, contrast 0.7-1.2, colour 0.6-1.2) and
+pasted so that it spans the named share of the photo's side, into one of `--backgrounds`
+unregistered photos of the benchmark (read at run time; shelves, crates and stalls of fruit and
+vegetables on dev). `--only small` runs only those rows; `--local-candidates 0` turns the
+local-feature candidate path off (index.search.words), to compare.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from index.engine import Engine, EngineSettings, Inspection
 from index.matching.verdict import Verdict
 from model.images import load_image
 
+DEFAULT_LOCAL = EngineSettings(Path()).local_candidates
 Transform = Callable[[Image.Image, random.Random, list[Image.Image]], Image.Image]
 
 
@@ -42,18 +50,21 @@ def crop(share: float) -> Transform:
     return apply
 
 
-def perspective(image: Image.Image, rng: random.Random, _: list[Image.Image]) -> Image.Image:
-    w, h = image.size
+def quad(size: tuple[int, int], rng: random.Random) -> list[float]:
+    """Return a perspective warp's source quadrilateral: each corner moved inwards up to 18 %."""
+    w, h = size
     d = 0.18
-    quad = [
+    corners = [
         (rng.uniform(0, d) * w, rng.uniform(0, d) * h),
         (rng.uniform(0, d) * w, h - rng.uniform(0, d) * h),
         (w - rng.uniform(0, d) * w, h - rng.uniform(0, d) * h),
         (w - rng.uniform(0, d) * w, rng.uniform(0, d) * h),
     ]
-    return image.transform(
-        (w, h), Image.Transform.QUAD, [c for p in quad for c in p], Image.Resampling.BILINEAR
-    )
+    return [c for p in corners for c in p]
+
+
+def perspective(image: Image.Image, rng: random.Random, _: list[Image.Image]) -> Image.Image:
+    return image.transform(image.size, Image.Transform.QUAD, quad(image.size, rng), Image.Resampling.BILINEAR)
 
 
 def paste(area: float) -> Transform:
@@ -66,6 +77,32 @@ def paste(area: float) -> Transform:
             item,
             (rng.randrange(canvas.width - item.width + 1), rng.randrange(canvas.height - item.height + 1)),
         )
+        return canvas
+
+    return apply
+
+
+def relight(image: Image.Image, rng: random.Random) -> Image.Image:
+    image = ImageEnhance.Brightness(image).enhance(rng.uniform(0.6, 1.4))
+    image = ImageEnhance.Contrast(image).enhance(rng.uniform(0.7, 1.2))
+    return ImageEnhance.Color(image).enhance(rng.uniform(0.6, 1.2))
+
+
+def small_in_clutter(side: float) -> Transform:
+    """Warp and relight the view, then paste it spanning `side` of a background photo's side."""
+
+    def apply(image: Image.Image, rng: random.Random, backgrounds: list[Image.Image]) -> Image.Image:
+        canvas = rng.choice(backgrounds).copy()
+        corners = quad(image.size, rng)
+        item = relight(image, rng).transform(
+            image.size, Image.Transform.QUAD, corners, Image.Resampling.BILINEAR
+        )
+        mask = Image.new("L", image.size, 255).transform(image.size, Image.Transform.QUAD, corners)
+        scale = side * min(canvas.width / item.width, canvas.height / item.height)
+        size = (max(1, round(item.width * scale)), max(1, round(item.height * scale)))
+        item, mask = item.resize(size), mask.resize(size)
+        at = (rng.randrange(canvas.width - size[0] + 1), rng.randrange(canvas.height - size[1] + 1))
+        canvas.paste(item, at, mask)
         return canvas
 
     return apply
@@ -114,6 +151,9 @@ TRANSFORMS: dict[str, Transform] = {
     "pasted at 40% area": paste(0.40),
     "pasted at 20% area": paste(0.20),
     "text overlay": text_overlay,
+    "small in clutter, 20% of the side": small_in_clutter(0.20),
+    "small in clutter, 30% of the side": small_in_clutter(0.30),
+    "small in clutter, 45% of the side": small_in_clutter(0.45),
 }
 
 
@@ -152,22 +192,29 @@ def main() -> None:
     parser.add_argument(
         "--self-calibration", choices=["off", "report", "use"], default="report", help="the engine's mode"
     )
+    parser.add_argument("--backgrounds", type=int, default=20, help="unregistered photos to paste into")
+    parser.add_argument("--only", default="", help="run only the transforms whose name contains this")
+    parser.add_argument("--local-candidates", type=int, default=DEFAULT_LOCAL)
     args = parser.parse_args()
     rng = random.Random(args.seed)
     designs = read_manifest(args.benchmark / "references.csv")
     with (args.benchmark / "queries.csv").open(newline="") as handle:
         unregistered = [args.benchmark / r["image"] for r in csv.DictReader(handle) if not r["design_id"]]
-    backgrounds = [load_image(p) for p in rng.sample(unregistered, 20)]
+    backgrounds = [load_image(p) for p in rng.sample(unregistered, args.backgrounds)]
     chosen = rng.sample(designs, args.designs)
     rows: list[tuple[str, float, float, float]] = []
     with tempfile.TemporaryDirectory(prefix="lanternguard-robustness-") as home:
-        engine = Engine(EngineSettings(home=Path(home), self_calibration=args.self_calibration))
+        settings = EngineSettings(
+            home=Path(home), self_calibration=args.self_calibration, local_candidates=args.local_candidates
+        )
+        engine = Engine(settings)
         try:
             bar = Progress("register", sum(len(p) for _, p in designs))
             for _ in engine.register_many(designs, progress=bar.update):
                 pass
-            bar = Progress("inspect", len(TRANSFORMS) * len(chosen))
-            for name, transform in TRANSFORMS.items():
+            transforms = {name: t for name, t in TRANSFORMS.items() if args.only in name}
+            bar = Progress("inspect", len(transforms) * len(chosen))
+            for name, transform in transforms.items():
                 photos = [encode(transform(load_image(paths[0]), rng, backgrounds)) for _, paths in chosen]
                 results = engine.inspect_many(photos)
                 bar.update(len(photos))
@@ -198,7 +245,14 @@ def main() -> None:
         "each edited as named and inspected; measured with",
         "",
         "    python scripts/robustness.py --benchmark ../shared/benchmark/dev"
-        f" --designs {args.designs} --seed {args.seed} --self-calibration {args.self_calibration}",
+        f" --designs {args.designs} --seed {args.seed} --self-calibration {args.self_calibration}"
+        f" --backgrounds {args.backgrounds}"
+        + (f" --only {args.only!r}" if args.only else "")
+        + (
+            f" --local-candidates {args.local_candidates}"
+            if args.local_candidates != settings.local_candidates
+            else ""
+        ),
         "",
         f"Verdict thresholds: {thresholds}.",
         "",

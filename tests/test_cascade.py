@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from index.engine import Engine, EngineSettings, Inspection
-from index.matching.calibration import DEFAULT_CALIBRATION, Calibration, model_fingerprint
+from index.matching.calibration import DEFAULT_CALIBRATION, Calibration
 from index.matching.verdict import Thresholds, Verdict
 from index.pipeline.cascade import (
     NO_CASCADE,
@@ -23,11 +23,10 @@ from index.pipeline.cascade import (
 )
 from index.store.registry import DesignFields
 from model.embedder import Embedder, EmbedderConfig
-from model.local import LocalConfig
 from tests.conftest import draw_design, jpeg_bytes
 
 TWO_SCALES = EmbedderConfig(scales=(128, 160), batch_size=8)
-MODEL = model_fingerprint(TWO_SCALES.fingerprint, LocalConfig().fingerprint)
+MODEL = EngineSettings(home=Path("unused")).model(TWO_SCALES.fingerprint)
 STRICT = Calibration(whitened=Thresholds(match=0.6, review=0.3), raw=DEFAULT_CALIBRATION.raw, source="test")
 """Thresholds under which the drawn unregistered designs (all alike) are no_match. On the verdict
 score's scale (a design's lead over its best rival, issue 11): registered crops lead by 0.68-1.34,

@@ -12,7 +12,7 @@ from api.app import create_app
 from api.settings import ServiceSettings, engine_settings, load_service_settings
 from index.engine import Engine, EngineSettings
 from index.errors import InvalidInput
-from index.matching.calibration import DEFAULT_CALIBRATION, model_fingerprint
+from index.matching.calibration import DEFAULT_CALIBRATION
 from model.embedder import Embedder
 
 
@@ -42,7 +42,7 @@ def test_unchanged_thresholds_keep_the_shipped_calibration_and_its_model(tmp_pat
 def test_an_engine_of_another_model_says_its_thresholds_may_not_hold(
     settings: EngineSettings, embedder: Embedder
 ) -> None:
-    own = model_fingerprint(embedder.config.fingerprint, settings.local.fingerprint)
+    own = settings.model(embedder.config.fingerprint)
     fitted = replace(settings, calibration=replace(DEFAULT_CALIBRATION, model=own))
     engine = Engine(fitted, embedder)
     assert engine.calibration_warning is None

@@ -59,9 +59,10 @@ Bounds and thresholds fitted on another score (the plain fused score before) nam
 no longer match: the cascade runs open until `scripts/fit_cascade.py` fits it on this score."""
 
 
-def model_fingerprint(descriptor: str, local: str, score: str = SCORE_RECIPE) -> str:
-    """Return the name of a scoring recipe: descriptor fingerprint, local-feature recipe, score."""
-    return f"{descriptor}|{local}|{score}"
+def model_fingerprint(descriptor: str, local: str, score: str = SCORE_RECIPE, candidates: str = "") -> str:
+    """Return the name of a scoring recipe: descriptor fingerprint, local-feature recipe, score, and
+    how candidates beyond appearance search are found (none: left out, as before it existed)."""
+    return f"{descriptor}|{local}|{score}" + (f"|{candidates}" if candidates else "")
 
 
 def load_calibration(path: Path | None = None) -> Calibration:

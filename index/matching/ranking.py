@@ -60,11 +60,41 @@ def best_per_image(
 
 
 def appearance_candidates(
-    score_rows: Sequence[np.ndarray], id_rows: Sequence[np.ndarray], design_of: Mapping[int, int], limit: int
+    score_rows: Sequence[np.ndarray],
+    id_rows: Sequence[np.ndarray],
+    design_of: Mapping[int, int],
+    limit: int,
+    votes: tuple[np.ndarray, np.ndarray] | None = None,
+    local: tuple[int, int] = (0, 0),
 ) -> list[DesignHit]:
-    """Return up to `limit` designs ranked by their best view's best appearance score."""
+    """Return up to `limit` designs ranked by their best view's best appearance score.
+
+    With `votes` (scores, image ids: the views best voted by the photo's visual words, see
+    index.search.words) and `local` = (after, extra): up to `extra` voted designs that are not
+    among the first `after` appearance candidates come right after them, best voted first, each
+    with its best-voted view, so that verification sees them. Such a view keeps its appearance
+    score when appearance search returned it; otherwise it gets the photo's lowest returned score
+    (the most it can have: search returned every view above it).
+    """
     scores, ids = best_per_image(score_rows, id_rows)
-    return rank_designs(scores, ids, design_of, limit=limit)
+    ranked = rank_designs(scores, ids, design_of, limit=limit)
+    after, extra = local
+    if votes is None or not extra:
+        return ranked
+    seen = {hit.design_pk for hit in ranked[:after]}
+    appearance = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+    floor = float(scores[-1]) if len(scores) else 0.0
+    added: list[DesignHit] = []
+    for image_id in votes[1].tolist():
+        design_pk = design_of.get(image_id)
+        if design_pk is None or design_pk in seen:
+            continue
+        seen.add(design_pk)
+        added.append(DesignHit(design_pk, image_id, appearance.get(image_id, floor)))
+        if len(added) == extra:
+            break
+    rest = [hit for hit in ranked[after:] if hit.design_pk not in seen]
+    return [*ranked[:after], *added, *rest]
 
 
 SLACK = 1e-3

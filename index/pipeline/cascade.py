@@ -208,18 +208,23 @@ class Cascade:
         per_scale, regions = embedder.scale_descriptors(images, rest or [first_side], regions=True)
         parts = [first[first_side][doubt], *(per_scale[side] for side in rest)]
         globals_ = embedder.combine(parts)
+        features = [good[i].local if i not in sift else sift[i].result() for i in doubt]
         live = self.live
         with live.lock:
             scores, ids = live.search(globals_, s.neighbours)
             region_hits = self.search_regions(regions)
             candidates = [
                 appearance_candidates(
-                    [scores[j], *region_hits[j][0]], [ids[j], *region_hits[j][1]], live.design_of, limit
+                    [scores[j], *region_hits[j][0]],
+                    [ids[j], *region_hits[j][1]],
+                    live.design_of,
+                    limit,
+                    live.votes(features[j], s.local_votes),
+                    (s.verify_top_k, s.local_candidates),
                 )
                 for j in range(len(doubt))
             ]
             sha_of = dict(live.sha_of)
-        features = [good[i].local if i not in sift else sift[i].result() for i in doubt]
         jobs = [
             self.pool(self._verify, f, c, sha_of, bounds) for f, c in zip(features, candidates, strict=True)
         ]
@@ -235,7 +240,7 @@ class Cascade:
         """Verify the candidates worth it, best appearance first, stopping once nothing can overtake."""
         s = self.settings
         saturation = s.inlier_saturation
-        top = [c for c in candidates[: s.verify_top_k] if c.score >= bounds.verify]
+        top = [c for c in candidates[: s.verified_candidates] if c.score >= bounds.verify]
         if local is None or not top:
             return against_rivals(rerank(candidates, [None] * len(candidates), saturation))
         references: list[LocalFeatures | None] = []

@@ -21,7 +21,7 @@ from index.store.blobs import BlobStore, sha256_of
 from index.store.features import LocalFeatureStore
 from index.store.registry import DesignRecord, Registry
 from model.embedder import Embedder
-from model.images import ImageSource, load_image
+from model.images import ImageSource
 from model.local import LocalFeatures, extract_local
 
 
@@ -122,7 +122,12 @@ class Inspector:
             region_hits = self._search_regions(regions)
             candidates = [
                 appearance_candidates(
-                    [scores[i], *region_hits[i][0]], [ids[i], *region_hits[i][1]], live.design_of, limit
+                    [scores[i], *region_hits[i][0]],
+                    [ids[i], *region_hits[i][1]],
+                    live.design_of,
+                    limit,
+                    live.votes(good[i].local, s.local_votes),
+                    (s.verify_top_k, s.local_candidates),
                 )
                 for i in range(len(good))
             ]
@@ -166,13 +171,7 @@ class Inspector:
         sha = sha_of.get(image_id)
         if sha is None:
             return None
-        features = self.local.get(sha)
-        if features is None:
-            features = extract_local(
-                load_image(self.blobs.get(sha), self.settings.local.max_side, sha), self.settings.local
-            )
-            self.local.put(sha, features)
-        return features
+        return self.local.fetch(sha, self.blobs, self.settings.local)
 
     def _verify(
         self, decoded: Decoded, candidates: list[DesignHit], sha_of: dict[int, str]
@@ -181,7 +180,7 @@ class Inspector:
         if not s.verify_top_k:
             return against_rivals(rerank(candidates, [None] * len(candidates), s.inlier_saturation))
         local = decoded.local if decoded.local is not None else extract_local(decoded.image, s.local)
-        top = candidates[: s.verify_top_k]
+        top = candidates[: s.verified_candidates]
         references = [self._reference_features(c.image_id, sha_of) for c in top]
         checks = self._check(local, references)
         verifications: list[Verification | None] = [*checks, *([None] * (len(candidates) - len(top)))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.matching.calibration import DEFAULT_CALIBRATION, Calibration
+from index.matching.calibration import DEFAULT_CALIBRATION, Calibration, model_fingerprint
 from index.pipeline.cascade import DEFAULT_CASCADE, CascadeTable
 from index.search.live import IndexPolicy
 from model.embedder import EmbedderConfig
@@ -19,7 +19,13 @@ docs/matching.md); `use`: judge with them; `off`: never derive them."""
 
 @dataclass(frozen=True)
 class EngineSettings:
-    """Where state lives and how descriptors are made, whitened, verified and judged."""
+    """Where state lives and how descriptors are made, whitened, verified and judged.
+
+    `local_words`, `local_candidates`, `local_votes`: the local-feature candidate path (a vocabulary
+    of `local_words` visual words learned with the whitening; the `local_votes` views best voted by
+    a photo's words are folded into designs and up to `local_candidates` designs that appearance
+    did not rank among the `verify_top_k` are verified too; 0 words or candidates: off).
+    """
 
     home: Path
     embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
@@ -33,6 +39,9 @@ class EngineSettings:
     neighbours: int = 100
     region_neighbours: int = 20
     verify_top_k: int = 10
+    local_words: int = 65536
+    local_candidates: int = 5
+    local_votes: int = 50
     inlier_saturation: int = 30
     inlier_spread: float | None = 0.3
     mirror_retry_below: int = 12
@@ -51,6 +60,8 @@ class EngineSettings:
             raise ValueError("whitening_regrowth must be above 1")
         if not 0 <= self.verify_top_k <= 100:
             raise ValueError("verify_top_k must be 0..100")
+        if self.local_words < 0 or self.local_candidates < 0 or self.local_votes < 1:
+            raise ValueError("need local_words >= 0, local_candidates >= 0 and local_votes >= 1")
         if self.self_calibration not in SELF_CALIBRATION_MODES:
             raise ValueError(f"self_calibration must be one of {SELF_CALIBRATION_MODES}")
         if not 0.5 <= self.review_target <= self.match_target < 1.0:
@@ -75,4 +86,26 @@ class EngineSettings:
             whitening_min_images=self.whitening_min_images,
             whitening_regrowth=self.whitening_regrowth,
             checkpoint_every=self.checkpoint_every,
+            words=self.local_words if self.local_path else 0,
         )
+
+    @property
+    def local_path(self) -> bool:
+        """Return whether designs voted by visual words join the verified candidates (index.search.words)."""
+        return bool(self.verify_top_k and self.local_words and self.local_candidates)
+
+    @property
+    def verified_candidates(self) -> int:
+        """Return how many candidates are verified: the appearance ones and those of the local path."""
+        return self.verify_top_k + (self.local_candidates if self.local_path else 0)
+
+    @property
+    def candidates_recipe(self) -> str:
+        """Return how the verified candidates are found, as the model fingerprint names it."""
+        if not self.local_path:
+            return ""
+        return f"words{self.local_words}+{self.local_candidates}/{self.local_votes}"
+
+    def model(self, descriptor: str) -> str:
+        """Return the model fingerprint of an engine with these settings and this descriptor recipe."""
+        return model_fingerprint(descriptor, self.local.fingerprint, candidates=self.candidates_recipe)

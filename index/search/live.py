@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,11 +14,13 @@ from PIL import Image
 
 from index.errors import CorruptDerivedData
 from index.search.vectors import Sidecar, VectorIndex, now
+from index.search.words import WORDS_FILE, InvertedFile, learn_vocabulary, vocabulary_shape
 from index.store.blobs import BlobStore
 from index.store.registry import Registry
 from model.embedder import Embedder
 from model.errors import InvalidImage
 from model.images import load_image
+from model.local import LocalFeatures
 from model.whitening import Whitening, learn_whitening
 
 logger = logging.getLogger(__name__)
@@ -31,6 +35,8 @@ class IndexPolicy:
     whitening_min_images: int = 512
     whitening_regrowth: float = 1.25
     checkpoint_every: int = 256
+    words: int = 0
+    """Visual words of the local-feature path (index.search.words), learned with the whitening; 0: off."""
 
 
 class LiveIndex:
@@ -39,17 +45,28 @@ class LiveIndex:
     Derived data, checkpointed every `checkpoint_every` changes and at close (the registry is what
     is durable): at start it is loaded only when its sidecar agrees with the registry (fingerprint,
     generation, count) and otherwise rebuilt from the stored embeddings, embedding stored images
-    that lack a vector of this model first. Every method runs under one lock.
+    that lack a vector of this model first. With `policy.words`, a whitened index also keeps an
+    inverted file of the views' visual words (`words`, from their local features: `features` of an
+    image sha256), checkpointed beside it and learned again when it does not prove itself. Every
+    method runs under one lock.
     """
 
     def __init__(
-        self, folder: Path, registry: Registry, blobs: BlobStore, embedder: Embedder, policy: IndexPolicy
+        self,
+        folder: Path,
+        registry: Registry,
+        blobs: BlobStore,
+        embedder: Embedder,
+        policy: IndexPolicy,
+        features: Callable[[str], LocalFeatures | None] = lambda _: None,
     ) -> None:
         self.folder = folder
         self.registry = registry
         self.blobs = blobs
         self.embedder = embedder
         self.policy = policy
+        self.features = features
+        self.words: InvertedFile | None = None
         self.fingerprint = embedder.config.fingerprint
         self.recipe = f"{self.fingerprint}|pcaw{policy.whitening_dim}^{policy.whitening_power:g}"
         self.lock = threading.RLock()
@@ -100,6 +117,56 @@ class LiveIndex:
         self._set_active(ids, designs)
         if self._whitening_due(len(ids)):
             self.rebuild()
+            return
+        self._open_words()
+
+    def _open_words(self) -> None:
+        """Take the checkpoint's visual words when they prove themselves, else learn them again."""
+        if self.whitening is None or not self.policy.words:
+            return
+        try:
+            words, generation = InvertedFile.load(self.folder / WORDS_FILE)
+        except (OSError, ValueError) as exc:
+            logger.info("no usable visual words in the checkpoint (%s): learning them", exc)
+        else:
+            size = math.prod(vocabulary_shape(self.policy.words))
+            fits = words.vocabulary.size == size and words.count == len(self.design_of)
+            if fits and generation == self.registry.generation():
+                self.words = words
+                return
+            logger.info("the checkpoint's visual words are stale: learning them again")
+        self._learn_words()
+        self.checkpoint()
+
+    def _descriptors(self, hashes: dict[int, str]) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield (image id, SIFT descriptors) of these views, skipping (and naming) unreadable ones."""
+        for image_id, sha in sorted(hashes.items()):
+            try:
+                features = self.features(sha)
+            except (FileNotFoundError, InvalidImage) as exc:
+                features = None
+                logger.warning(
+                    "reference image %d has no local features (%s); run `lanternguard check`", image_id, exc
+                )
+            if features is not None:
+                yield image_id, features.descriptors
+
+    def _learn_words(self) -> None:
+        """Learn the vocabulary from the views' own local features and index every view's words."""
+        self.words = None
+        if self.whitening is None or not self.policy.words:
+            return
+        count, size = len(self.sha_of), self.policy.words
+        try:
+            vocabulary = learn_vocabulary(
+                (d for _, d in self._descriptors(self.sha_of)), size, count, seed=count
+            )
+        except ValueError as exc:
+            logger.warning("no visual words for this registry: %s", exc)
+            return
+        words = InvertedFile(vocabulary)
+        words.add(self._descriptors(self.sha_of))
+        self.words = words
 
     def _set_active(self, ids: np.ndarray, designs: np.ndarray) -> None:
         self.design_of = dict(zip(ids.tolist(), designs.tolist(), strict=True))
@@ -130,6 +197,7 @@ class LiveIndex:
             self.whitening = whitening
             self._whitened_on = len(ids) if whitening else 0
             self._set_active(ids, designs)
+            self._learn_words()
             self.checkpoint()
             logger.info("index rebuilt: %d vectors, whitening=%s", len(ids), whitening is not None)
 
@@ -170,6 +238,8 @@ class LiveIndex:
                 calibration=self.calibration,
             )
             self._index.save(self.folder, sidecar, self.whitening)
+            if self.words is not None:
+                self.words.save(self.folder / WORDS_FILE, sidecar.generation)
 
     @property
     def whitened_on(self) -> int:
@@ -205,7 +275,10 @@ class LiveIndex:
         with self.lock:
             self._index.add(np.asarray(ids, dtype=np.int64), self.project(vectors))
             self.design_of.update({i: design_pk for i in ids})
-            self.sha_of.update(self.registry.image_hashes(ids))
+            hashes = self.registry.image_hashes(ids)
+            self.sha_of.update(hashes)
+            if self.words is not None:
+                self.words.add(self._descriptors(hashes))
             self._unsaved += len(ids)
 
     def remove_design(self, design_pk: int) -> None:
@@ -216,6 +289,8 @@ class LiveIndex:
             for image_id in gone:
                 del self.design_of[image_id]
                 self.sha_of.pop(image_id, None)
+            if self.words is not None:
+                self.words.remove(gone)
             self._unsaved += 1
             if self._unsaved >= self.policy.checkpoint_every:
                 self.checkpoint()
@@ -223,3 +298,10 @@ class LiveIndex:
     def search(self, descriptors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Return (scores, image ids) of the `k` nearest reference images of each raw descriptor."""
         return self._index.search(self.project(descriptors), k)
+
+    def votes(self, local: LocalFeatures | None, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Return (votes, image ids) of the `k` views best voted by a photo's local features
+        (index.search.words), or None while the registry has no visual words (or the photo no features)."""
+        if self.words is None or local is None:
+            return None
+        return self.words.search(local.descriptors, k)

@@ -8,8 +8,10 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+from index.store.blobs import BlobStore
 from index.store.files import write_bytes_atomic, write_many_atomic
-from model.local import LocalFeatures
+from model.images import load_image
+from model.local import LocalConfig, LocalFeatures, extract_local
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +93,17 @@ class LocalFeatureStore:
             logger.warning("local features %s are unusable (%s): re-extracting them", path.name, exc)
             return None
         self._remember(sha256, features)
+        return features
+
+    def fetch(self, sha256: str, blobs: BlobStore, config: LocalConfig) -> LocalFeatures:
+        """Return the stored features of a view, extracting (and storing) them from its image when missing.
+
+        Raises FileNotFoundError when the image itself is gone, InvalidImage when it is unreadable.
+        """
+        features = self.get(sha256)
+        if features is None:
+            features = extract_local(load_image(blobs.get(sha256), config.max_side, sha256), config)
+            self.put(sha256, features)
         return features
 
     def _remember(self, sha256: str, features: LocalFeatures) -> None:
