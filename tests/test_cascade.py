@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from index.engine import Engine, EngineSettings, Inspection
-from index.matching.calibration import DEFAULT_CALIBRATION, Calibration, model_fingerprint
+from index.matching.calibration import (
+    DEFAULT_CALIBRATION,
+    SCORE_RECIPE,
+    Calibration,
+    model_fingerprint,
+)
 from index.matching.verdict import Thresholds, Verdict
 from index.pipeline.cascade import (
     NO_CASCADE,
@@ -159,6 +164,17 @@ def test_bounds_are_stored_per_model_and_regime(tmp_path: Path) -> None:
     assert loaded.bounds("m", "whitened") == bounds
     assert loaded.bounds("m", "raw") is None and loaded.bounds("other", "whitened") is None
     assert isinstance(load_cascade(), CascadeTable)
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_shipped_bounds_name_the_default_model_of_each_precision(precision: str) -> None:
+    """The bounds are looked up by the model fingerprint (descriptor, local features, score recipe):
+    a refit is due whenever one of them changes, or the cascade silently inspects in full."""
+    config = EmbedderConfig(precision=precision)
+    model = model_fingerprint(config.fingerprint, LocalConfig().fingerprint)
+    shipped = load_cascade()
+    assert shipped.bounds(model, "whitened") is not None, f"no cascade bounds for {model}: refit"
+    assert all(name.endswith(f"|{SCORE_RECIPE}") for name in shipped.models), "bounds of an old score"
 
 
 def test_settings_turn_the_cascade_off_and_choose_the_runtime(
