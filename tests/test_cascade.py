@@ -151,6 +151,11 @@ def test_fit_bounds_lies_below_what_mattered_by_the_margin() -> None:
     assert bounds.first_pass == pytest.approx(0.25)
     assert bounds.verify == pytest.approx(0.30)
     assert bounds.mirror == pytest.approx(0.30)
+    strong = Trace(0.4, "match", [(0.30, 40, False), (0.60, 5, True)])
+    assert fit_bounds([strong], 12, 0.05, "hand").mirror == pytest.approx(0.55)
+    rival = Trace(0.2, "no_match", [(0.50, 4, False), (0.45, 3, True)])
+    bounds = fit_bounds([strong, rival], 12, 0.05, "hand")
+    assert bounds.mirror == pytest.approx(0.40), "a rival's few mirrored inliers count too"
     nothing = fit_bounds([Trace(0.1, "no_match", [])], verified_inliers=12, margin=0.05, source="none")
     assert nothing.first_pass == -math.inf and nothing.verify == -math.inf
 
