@@ -270,7 +270,9 @@ class Cascade:
             reference = self.references(candidate.image_id, sha_of)
             references.append(reference)
             checks.append(verify(local, reference) if reference is not None else None)
-            if j + 1 < len(top) and bounds is not OPEN:
+            # a fused score exceeds its appearance by at most 1: without that lead in appearance
+            # over the next candidate no verification can settle the verdict (skip the rerank)
+            if j + 1 < len(top) and bounds is not OPEN and top[0].score - top[j + 1].score >= judged.match:
                 best = ranked(checks)[0]
                 unverified = fuse(top[j + 1].score, saturation, saturation)
                 if best.fused - max(best.rival, unverified) >= judged.match:
