@@ -1,7 +1,9 @@
 """Fit the inspection cascade's bounds on a calibration run, and check them by the transfer protocol.
 
-LANTERNGUARD_PRECISION=float32 nice -n 10 .venv/bin/python scripts/fit_cascade.py --write
+nice -n 10 .venv/bin/python scripts/fit_cascade.py --write
 
+For each precision (`--precisions`; default float32, and bfloat16 where the CPU runs it natively,
+as LANTERNGUARD_PRECISION=auto would), with the default model and settings otherwise:
 1. Registers the references of the benchmark (or a sample: `--views`, `--queries`) in a temporary
    home and inspects every query in full, recording each photo's first-pass score (the cascade
    with bounds that cut nothing, index/pipeline/cascade.py OPEN).
@@ -44,6 +46,8 @@ from index.pipeline.cascade import (  # noqa: E402
     load_cascade,
 )
 from index.store.registry import DesignFields  # noqa: E402
+from model.embedder import PRECISIONS  # noqa: E402
+from model.runtime import machine_precision  # noqa: E402
 
 BATCH = 32
 
@@ -70,6 +74,11 @@ def trace(result: Inspection) -> Trace:
     return Trace(float(result.first_pass), result.verdict.value, verified)
 
 
+def verifications(results: list[Inspection]) -> float:
+    """Return the mean number of candidates verified per photo (a mirrored retry counts once)."""
+    return sum(sum(m.verification is not None for m in r.matches) for r in results) / max(1, len(results))
+
+
 def metrics(results: list[Inspection], truths: list[str | None]) -> str:
     """Return uAP and R@1 of a run."""
     m = compute_metrics(
@@ -81,30 +90,20 @@ def metrics(results: list[Inspection], truths: list[str | None]) -> str:
     return f"uAP {m.uap:.4f}, R@1 {m.recall_at_1:.4f}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--benchmark", type=Path, default=ROOT.parent / "shared/benchmark/dev")
-    parser.add_argument("--views", type=int, default=100_000, help="reference views (default: all)")
-    parser.add_argument("--queries", type=int, default=100_000, help="queries (default: all)")
-    parser.add_argument("--seed", type=int, default=15)
-    parser.add_argument("--margin", type=float, default=0.05, help="subtracted from each measured bound")
-    parser.add_argument(
-        "--write", action="store_true", help=f"store the bounds in index/matching/{CASCADE_FILE}"
-    )
-    parser.add_argument("--traces", type=Path, help="also write each query's trace as JSON (for analysis)")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.ERROR, format="%(message)s")
-    job = sample(args.benchmark, args.views, args.queries, args.seed)
+def fit(args: argparse.Namespace, precision: str, job: dict) -> None:
+    """Fit, check and (with --write) store the bounds of the default model in `precision`."""
     designs = [(DesignFields(design_id=d), [Path(p) for p in paths]) for d, paths in job["designs"]]
     paths = [Path(p) for p, _ in job["queries"]]
     truths = [truth for _, truth in job["queries"]]
     halves = [half_of(truth if truth is not None else Path(p).name) for p, truth in job["queries"]]
     views = sum(len(p) for _, p in designs)
-    print(f"CPU flags: {cpu_flags()}; {views} views, {len(paths)} queries; load {load()}", flush=True)
+    print(
+        f"{precision}: CPU flags {cpu_flags()}; {views} views, {len(paths)} queries; load {load()}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="fit-cascade-") as home:
         base = engine_settings(home)
+        base = replace(base, embedder=replace(base.embedder, precision=precision))
         engine = Engine(base)
         embedder, model = engine.embedder, engine.model
         try:
@@ -131,7 +130,9 @@ def main() -> None:
                 }
                 for p, truth, t, r in zip(paths, truths, traces, full, strict=True)
             ]
-            args.traces.write_text(json.dumps(rows))
+            args.traces.with_name(f"{args.traces.stem}-{precision}{args.traces.suffix}").write_text(
+                json.dumps(rows)
+            )
         print(
             f"full inspection: {full_rate:.2f} photos/s, {metrics(full, truths)} (load {load()})", flush=True
         )
@@ -161,10 +162,14 @@ def main() -> None:
             if cascaded[i].first_pass is not None
             and cascaded[i].first_pass < fitted[1 - halves[i]].first_pass
         )
+        transfer = (
+            f"{len(changed)} of {len(paths)} verdicts changed, {len(lost)} match of a registered design lost"
+        )
         print(
-            f"transfer protocol (bounds of one half applied to the other): {len(changed)} of {len(paths)} "
-            f"verdicts changed, {len(lost)} match of a registered design lost; "
-            f"{first_only} photos decided at the first pass; cascaded {metrics(cascaded, truths)}; "
+            f"transfer protocol (bounds of one half applied to the other): {transfer}; "
+            f"{first_only} photos decided at the first pass; verifications per photo "
+            f"{verifications(full):.2f} full, {verifications(cascaded):.2f} cascaded; "
+            f"cascaded {metrics(cascaded, truths)}; "
             f"{min(rates):.2f}-{max(rates):.2f} photos/s (load {load()})"
         )
         for i in changed:
@@ -177,14 +182,45 @@ def main() -> None:
             base.mirror_retry_below,
             args.margin,
             f"scripts/fit_cascade.py on {args.benchmark.name} ({views} views, {len(paths)} queries), "
-            f"margin {args.margin}, {time.strftime('%Y-%m-%d')}",
+            f"margin {args.margin}, {time.strftime('%Y-%m-%d')}; transfer protocol: {transfer}",
         )
-        print(f"bounds fitted on all ({regime}, {model}): {json.dumps(bounds.to_json())}")
+        print(f"bounds fitted on all ({regime}, {model}): {json.dumps(bounds.to_json())}", flush=True)
         if args.write:
             target = ROOT / "index" / "matching" / CASCADE_FILE
-            table = load_cascade(target).with_bounds(model, regime, bounds)
+            recipe = model.split("|", 1)[1]
+            kept = {m: r for m, r in load_cascade(target).models.items() if m.split("|", 1)[-1] == recipe}
+            table = CascadeTable(kept).with_bounds(model, regime, bounds)
             target.write_text(json.dumps(table.to_json(), indent=2, sort_keys=True) + "\n")
-            print(f"written to {target}")
+            print(f"written to {target} (bounds of other local-feature or score recipes dropped)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--benchmark", type=Path, default=ROOT.parent / "shared/benchmark/dev")
+    parser.add_argument("--views", type=int, default=100_000, help="reference views (default: all)")
+    parser.add_argument("--queries", type=int, default=100_000, help="queries (default: all)")
+    parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--margin", type=float, default=0.05, help="subtracted from each measured bound")
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        choices=sorted(PRECISIONS),
+        default=sorted({"float32", machine_precision()}, reverse=True),
+        help="fit each (default: float32, and bfloat16 where this CPU runs it natively)",
+    )
+    parser.add_argument(
+        "--write", action="store_true", help=f"store the bounds in index/matching/{CASCADE_FILE}"
+    )
+    parser.add_argument(
+        "--traces", type=Path, help="also write each query's trace as JSON, NAME-PRECISION.json (analysis)"
+    )
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR, format="%(message)s")
+    job = sample(args.benchmark, args.views, args.queries, args.seed)
+    for precision in args.precisions:
+        fit(args, precision, job)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from index.engine import Engine, EngineSettings, Inspection
-from index.matching.calibration import DEFAULT_CALIBRATION, Calibration
+from index.matching.calibration import (
+    DEFAULT_CALIBRATION,
+    Calibration,
+)
 from index.matching.verdict import Thresholds, Verdict
 from index.pipeline.cascade import (
     NO_CASCADE,
@@ -145,6 +148,11 @@ def test_fit_bounds_lies_below_what_mattered_by_the_margin() -> None:
     assert bounds.first_pass == pytest.approx(0.25)
     assert bounds.verify == pytest.approx(0.30)
     assert bounds.mirror == pytest.approx(0.30)
+    strong = Trace(0.4, "match", [(0.30, 40, False), (0.60, 5, True)])
+    assert fit_bounds([strong], 12, 0.05, "hand").mirror == pytest.approx(0.55)
+    rival = Trace(0.2, "no_match", [(0.50, 4, False), (0.45, 3, True)])
+    bounds = fit_bounds([strong, rival], 12, 0.05, "hand")
+    assert bounds.mirror == pytest.approx(0.40), "a rival's few mirrored inliers count too"
     nothing = fit_bounds([Trace(0.1, "no_match", [])], verified_inliers=12, margin=0.05, source="none")
     assert nothing.first_pass == -math.inf and nothing.verify == -math.inf
 
@@ -158,6 +166,17 @@ def test_bounds_are_stored_per_model_and_regime(tmp_path: Path) -> None:
     assert loaded.bounds("m", "whitened") == bounds
     assert loaded.bounds("m", "raw") is None and loaded.bounds("other", "whitened") is None
     assert isinstance(load_cascade(), CascadeTable)
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_shipped_bounds_name_the_default_model_of_each_precision(precision: str) -> None:
+    """The bounds are looked up by the model fingerprint (descriptor, local features, score recipe):
+    a refit is due whenever one of them changes, or the cascade silently inspects in full."""
+    model = EngineSettings().model(EmbedderConfig(precision=precision).fingerprint)
+    shipped = load_cascade()
+    assert shipped.bounds(model, "whitened") is not None, f"no cascade bounds for {model}: refit"
+    recipe = model.split("|", 1)[1]
+    assert all(name.split("|", 1)[1] == recipe for name in shipped.models), "bounds of an old recipe"
 
 
 def test_settings_turn_the_cascade_off_and_choose_the_runtime(
