@@ -169,10 +169,10 @@ def test_bounds_are_stored_per_model_and_regime(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
-def test_shipped_bounds_name_the_default_model_of_each_precision(precision: str) -> None:
+def test_shipped_bounds_name_the_default_model_of_each_precision(precision: str, tmp_path: Path) -> None:
     """The bounds are looked up by the model fingerprint (descriptor, local features, score recipe):
     a refit is due whenever one of them changes, or the cascade silently inspects in full."""
-    model = EngineSettings().model(EmbedderConfig(precision=precision).fingerprint)
+    model = EngineSettings(tmp_path).model(EmbedderConfig(precision=precision).fingerprint)
     shipped = load_cascade()
     assert shipped.bounds(model, "whitened") is not None, f"no cascade bounds for {model}: refit"
     recipe = model.split("|", 1)[1]
