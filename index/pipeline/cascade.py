@@ -276,11 +276,12 @@ class Cascade:
             references.append(reference)
             checks.append(verify(local, reference) if reference is not None else None)
             # a fused score exceeds its appearance by at most 1: without that lead in appearance
-            # over the next candidate no verification can settle the verdict (skip the rerank)
-            if j + 1 < len(top) and bounds is not OPEN and top[0].score - top[j + 1].score >= judged.match:
+            # over every remaining candidate no verification can settle the verdict (skip the
+            # rerank); the remaining ones are not in appearance order once voted designs follow
+            rest = max((c.score for c in top[j + 1 :]), default=None)
+            if rest is not None and bounds is not OPEN and top[0].score - rest >= judged.match:
                 best = ranked(checks)[0]
-                unverified = fuse(top[j + 1].score, saturation, saturation)
-                if best.fused - max(best.rival, unverified) >= judged.match:
+                if best.fused - max(best.rival, fuse(rest, saturation, saturation)) >= judged.match:
                     break
         if max((c.inliers for c in checks if c is not None), default=0) < s.mirror_retry_below:
             mirrored = local.mirrored()
