@@ -166,7 +166,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"{key:>17}: {figures[key]}")
     if args.calibrate_on == "split":
         try:
-            figures["transfer"] = transfer(report.outcomes, seed=args.split_seed).as_json()
+            figures["transfer"] = transfer(report.outcomes, settings.targets, seed=args.split_seed).as_json()
         except ValueError as exc:
             raise InvalidInput(f"--calibrate-on split: {exc}") from exc
         _print_transfer(figures["transfer"])

@@ -200,7 +200,7 @@ class Engine:
             found = [r for batch in self.inspect_batches(photos, 32) for r in batch]
             return [r if isinstance(r, Inspection) else None for r in found]
 
-        own = self_calibrate(views, inspect, (s.match_target, s.review_target), whitened_on)
+        own = self_calibrate(views, inspect, s.targets, whitened_on)
         self._live.set_calibration(own.to_json())
         logger.info(
             "self-calibration: match >= %s, review >= %s from %d photos in %.1f s",

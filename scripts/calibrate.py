@@ -4,7 +4,8 @@ python scripts/calibrate.py --benchmark ../shared/benchmark/dev [--regimes white
 
 Each regime is one full benchmark run: `whitened` as the engine runs on a registry of >= 512
 views, `raw` with whitening switched off (small registries). The match threshold is the lowest
-score at which "best design >= threshold" verdicts are >= 95 % right, review the one for >= 80 %.
+score at which "best design >= threshold" verdicts are >= 95 % right, review the one for >= 80 %,
+raised until at most 10 % of the unregistered photos reach it (at a 90 % upper confidence bound).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from index.evaluation.metrics import QueryOutcome, compute_metrics
 from index.evaluation.run import evaluate
 from index.evaluation.transfer import transfer
 from index.matching.calibration import CALIBRATION_FILE, load_calibration
+from index.matching.precision import Targets
 
 REGIMES = {"whitened": {}, "raw": {"whitening_min_images": 10**9}}
 
@@ -79,12 +81,19 @@ def main() -> None:
     parser.add_argument("--regimes", nargs="+", choices=sorted(REGIMES), default=["whitened", "raw"])
     parser.add_argument("--match-precision", type=float, default=0.95)
     parser.add_argument("--review-precision", type=float, default=0.80)
+    parser.add_argument(
+        "--review-unregistered",
+        type=float,
+        default=0.10,
+        help="most share of unregistered photos at review or match (0: no such target)",
+    )
     parser.add_argument("--max-references", type=int, help="sample the registry down to this many views")
     parser.add_argument("--max-queries", type=int, help="sample the queries down to this many")
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parents[1] / "index" / "matching" / CALIBRATION_FILE
     )
     args = parser.parse_args()
+    targets = Targets(args.match_precision, args.review_precision, args.review_unregistered or None)
     payload = json.loads(args.out.read_text()) if args.out.exists() else load_calibration().to_json()
     notes: dict[str, str] = payload.setdefault("notes", {})
     scratch = tempfile.TemporaryDirectory(prefix="lanternguard-calibrate-")
@@ -99,7 +108,7 @@ def main() -> None:
             settings,
             progress=stage_bars(),
         )
-        thresholds = calibrate(report.outcomes, args.match_precision, args.review_precision)
+        thresholds = calibrate(report.outcomes, targets)
         metrics = compute_metrics(with_verdicts(report.outcomes, thresholds.match, thresholds.review))
         payload[regime] = {"match": thresholds.match, "review": thresholds.review}
         payload["model"] = settings.model(settings.embedder.fingerprint)
@@ -113,7 +122,7 @@ def main() -> None:
             "false_match_rate": round(metrics.false_match_rate, 4),
             "images_per_s": round(report.images_per_s, 2),
             "candidate_recall": report.as_json()["candidate_recall"],
-            "transfer": transfer(report.outcomes, args.match_precision, args.review_precision).as_json(),
+            "transfer": transfer(report.outcomes, targets).as_json(),
         }
         print(json.dumps(summary), flush=True)
         size = f"{report.references} views, {report.queries} queries"
@@ -121,6 +130,12 @@ def main() -> None:
             f"scripts/calibrate.py on {benchmark_name(args)} {datetime.now(UTC).date()} ({size}): "
             f"match >= {thresholds.match} at verdict precision >= {args.match_precision}, "
             f"review >= {thresholds.review} at >= {args.review_precision}"
+            + (
+                f" and at most {args.review_unregistered} of unregistered photos"
+                f" ({targets.confidence:.0%} bound)"
+                if targets.unregistered
+                else ""
+            )
         )
     payload["source"] = "; ".join(f"{regime}: {note}" for regime, note in sorted(notes.items()))
     args.out.write_text(json.dumps(payload, indent=2) + "\n")

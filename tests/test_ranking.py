@@ -8,6 +8,7 @@ import torch
 
 from index.evaluation.fitting import calibrate, threshold_at
 from index.evaluation.metrics import QueryOutcome
+from index.matching.precision import Targets
 from index.matching.ranking import against_rivals, best_per_image, fuse, rerank
 from index.matching.verdict import DesignHit
 from index.matching.verification import Verification
@@ -70,7 +71,7 @@ def test_threshold_is_the_lowest_score_keeping_the_precision() -> None:
 
 
 def test_calibrate_orders_review_below_match() -> None:
-    thresholds = calibrate(outcomes(), 0.95, 0.70)
+    thresholds = calibrate(outcomes(), Targets(0.95, 0.70, None))
     assert (thresholds.match, thresholds.review) == (1.8, 1.6)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from index.evaluation.fitting import calibrate
 from index.evaluation.metrics import QueryOutcome
+from index.matching.precision import DEFAULT_TARGETS, Targets
 from index.matching.verdict import Thresholds, Verdict
 
 
@@ -99,14 +100,19 @@ class TransferReport:
     held_out: dict[str, VerdictFigures]
     fitted_on: dict[str, VerdictFigures]
     seed: int
-    targets: tuple[float, float]
+    targets: Targets
 
     def as_json(self) -> dict:
         """Return the report as a JSON-ready object (the `transfer` key of `lanternguard evaluate`)."""
         return {
             "protocol": "two-fold split by design",
             "seed": self.seed,
-            "targets": {"match": self.targets[0], "review": self.targets[1]},
+            "targets": {
+                "match": self.targets.match,
+                "review": self.targets.review,
+                "review_unregistered": self.targets.unregistered,
+                "confidence": self.targets.confidence,
+            },
             "folds": [
                 {
                     "match": t.match,
@@ -123,8 +129,7 @@ class TransferReport:
 
 def transfer(
     outcomes: Sequence[QueryOutcome],
-    match_precision: float = 0.95,
-    review_precision: float = 0.80,
+    targets: Targets = DEFAULT_TARGETS,
     seed: int = 0,
 ) -> TransferReport:
     """Fit thresholds on each fold, judge the other fold with them; return the pooled figures.
@@ -133,7 +138,7 @@ def transfer(
     """
     a, b = design_folds(outcomes, seed)
     folds = [[outcomes[i] for i in a], [outcomes[i] for i in b]]
-    fitted = [calibrate(fold, match_precision, review_precision) for fold in folds]
+    fitted = [calibrate(fold, targets) for fold in folds]
     held = [(o, fitted[1 - k].verdict(_top(o))) for k in range(2) for o in folds[k]]
     own = [(o, fitted[k].verdict(_top(o))) for k in range(2) for o in folds[k]]
     return TransferReport(
@@ -144,5 +149,5 @@ def transfer(
         held_out=judged_figures(held),
         fitted_on=judged_figures(own),
         seed=seed,
-        targets=(match_precision, review_precision),
+        targets=targets,
     )

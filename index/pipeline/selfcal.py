@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
 
-from index.matching.precision import lowest_threshold
+from index.matching.precision import Targets, fit_thresholds
 from index.matching.verdict import Thresholds
 from index.pipeline.inspection import Inspection, Match
 
@@ -48,6 +48,8 @@ class SelfCalibration:
     `match_precision` / `review_precision` (review meaning review or match) and the recalls are
     measured on the same photos (positives: `positives`, negatives: `negatives`), `designs` were
     sampled, `whitening_samples` names the whitening they belong to, `seconds` what it took.
+    `unregistered_target`: the most share of negatives allowed at `review` (None: no such
+    target, as in calibrations stored before it existed).
     """
 
     match: float
@@ -66,6 +68,7 @@ class SelfCalibration:
     seconds: float
     built_at: str
     negatives_from: str = NEGATIVE_SOURCES
+    unregistered_target: float | None = None
 
     def thresholds(self) -> Thresholds:
         """Return the fitted thresholds."""
@@ -157,11 +160,11 @@ def _figures(
 def self_calibrate(
     views: Sequence[tuple[int, Image.Image]],
     inspect: Callable[[list[bytes]], list[Inspection | None]],
-    targets: tuple[float, float],
+    targets: Targets,
     whitening_samples: int,
     seed: int = 0,
 ) -> SelfCalibration:
-    """Fit match/review thresholds for `targets` (precisions) on synthetic photos of `views`.
+    """Fit match/review thresholds for `targets` on synthetic photos of `views` (negatives: see below).
 
     `views` holds one (design key, image) per sampled design; `inspect` runs the engine's
     inspection (None for a photo it could not read). Raises ValueError with fewer than 2 views.
@@ -193,15 +196,16 @@ def self_calibrate(
         if result is not None and result.matches:
             scores.append(result.matches[0].score), right.append(False), negative.append(True)
     s, r, n = np.asarray(scores), np.asarray(right, dtype=bool), np.asarray(negative, dtype=bool)
-    match = round(lowest_threshold(s, r, targets[0]), 4)
-    review = min(round(lowest_threshold(s, r, targets[1]), 4), match)
+    fitted = fit_thresholds(s, r, n, targets)
+    match, review = fitted.match, fitted.review
     match_figures = _figures(s, r, n, match)
     review_figures = _figures(s, r, n, review)
     return SelfCalibration(
         match=match,
         review=review,
-        match_target=targets[0],
-        review_target=targets[1],
+        match_target=targets.match,
+        review_target=targets.review,
+        unregistered_target=targets.unregistered,
         match_precision=match_figures[0],
         match_recall=match_figures[1],
         review_precision=review_figures[0],

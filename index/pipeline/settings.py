@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.matching.calibration import DEFAULT_CALIBRATION, Calibration, model_fingerprint
+from index.matching.precision import Targets
 from index.pipeline.cascade import DEFAULT_CASCADE, CascadeTable
 from index.search.live import IndexPolicy
 from model.embedder import EmbedderConfig
@@ -25,6 +26,8 @@ class EngineSettings:
     of `local_words` visual words learned with the whitening; the `local_votes` views best voted by
     a photo's words are folded into designs and up to `local_candidates` designs that appearance
     did not rank among the `verify_top_k` are verified too; 0 words or candidates: off).
+    `match_target`, `review_target`, `review_unregistered`, `target_confidence`: what the
+    registry's self-calibration fits its thresholds for (index.matching.precision.Targets).
     """
 
     home: Path
@@ -51,6 +54,8 @@ class EngineSettings:
     self_calibration_min_designs: int = 40
     match_target: float = 0.95
     review_target: float = 0.80
+    review_unregistered: float | None = 0.10
+    target_confidence: float = 0.90
     retain_days: int = 365
 
     def __post_init__(self) -> None:
@@ -64,8 +69,7 @@ class EngineSettings:
             raise ValueError("need local_words >= 0, local_candidates >= 0 and local_votes >= 1")
         if self.self_calibration not in SELF_CALIBRATION_MODES:
             raise ValueError(f"self_calibration must be one of {SELF_CALIBRATION_MODES}")
-        if not 0.5 <= self.review_target <= self.match_target < 1.0:
-            raise ValueError("need 0.5 <= review_target <= match_target < 1")
+        _ = self.targets  # building them validates the targets
         if not 2 <= self.self_calibration_min_designs <= self.self_calibration_designs:
             raise ValueError("need 2 <= self_calibration_min_designs <= self_calibration_designs")
         if self.checkpoint_every < 1:
@@ -76,6 +80,13 @@ class EngineSettings:
             raise ValueError("inlier_spread must be above 0 (or None: every inlier weighs 1)")
         if self.retain_days < 1:
             raise ValueError("retain_days must be at least 1")
+
+    @property
+    def targets(self) -> Targets:
+        """Return what the registry's own thresholds are fitted for (index.matching.precision)."""
+        return Targets(
+            self.match_target, self.review_target, self.review_unregistered, self.target_confidence
+        )
 
     @property
     def index_policy(self) -> IndexPolicy:
