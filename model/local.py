@@ -9,6 +9,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from model.foreground import foreground_at, foreground_mask
+
 cv2.setNumThreads(1)
 
 
@@ -32,12 +34,15 @@ class LocalFeatures:
     """Keypoint positions (in the analysed image's pixels) and their SIFT descriptors.
 
     `size` is (width, height) of the analysed image, which was scaled by `scale` from the original.
+    `foreground` (reference views only, see model.foreground): per keypoint 1 when it lies on the
+    design, 0 on its background; None when not known (photos being inspected).
     """
 
     points: np.ndarray
     descriptors: np.ndarray
     size: tuple[int, int]
     scale: float
+    foreground: np.ndarray | None = None
 
     @property
     def count(self) -> int:
@@ -53,6 +58,7 @@ class LocalFeatures:
             descriptors=self.descriptors,
             size=np.asarray(self.size),
             scale=np.asarray(self.scale),
+            **({} if self.foreground is None else {"foreground": self.foreground}),
         )
         return buffer.getvalue()
 
@@ -62,31 +68,38 @@ class LocalFeatures:
         points[:, 0] = self.size[0] - points[:, 0]
         descriptors = np.empty_like(self.descriptors)
         descriptors[:, _MIRROR_ORDER] = self.descriptors
-        return LocalFeatures(points, descriptors, self.size, self.scale)
+        return LocalFeatures(points, descriptors, self.size, self.scale, self.foreground)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LocalFeatures:
         """Return features serialised by `to_bytes`."""
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             width, height = (int(v) for v in arrays["size"])
-            return cls(arrays["points"], arrays["descriptors"], (width, height), float(arrays["scale"]))
+            foreground = arrays["foreground"] if "foreground" in arrays.files else None
+            return cls(
+                arrays["points"], arrays["descriptors"], (width, height), float(arrays["scale"]), foreground
+            )
 
 
 @dataclass(frozen=True)
 class LocalConfig:
-    """How local features are extracted; part of the model fingerprint."""
+    """How local features are extracted; part of the model fingerprint.
+
+    `foreground`: reference views also get a foreground mask (model.foreground), read per keypoint.
+    """
 
     max_side: int = 512
     keypoints: int = 800
+    foreground: bool = True
 
     @property
     def fingerprint(self) -> str:
         """Return a stable name of the recipe."""
-        return f"sift{self.keypoints}@{self.max_side}"
+        return f"sift{self.keypoints}@{self.max_side}" + ("+fg" if self.foreground else "")
 
 
-def extract_local(image: Image.Image, config: LocalConfig) -> LocalFeatures:
-    """Return the SIFT features of `image`."""
+def extract_local(image: Image.Image, config: LocalConfig, reference: bool = False) -> LocalFeatures:
+    """Return the SIFT features of `image`; of a registered view (`reference`) with its foreground."""
     gray = image.convert("L")
     scale = min(1.0, config.max_side / max(gray.size))
     if scale < 1.0:
@@ -98,9 +111,13 @@ def extract_local(image: Image.Image, config: LocalConfig) -> LocalFeatures:
     if descriptors is None:
         descriptors = np.zeros((0, 128), dtype=np.float32)
     points = np.asarray([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
+    foreground = None
+    if reference and config.foreground:
+        foreground = foreground_at(foreground_mask(image), points, gray.size)
     return LocalFeatures(
         points=points,
         descriptors=np.clip(descriptors, 0, 255).astype(np.uint8),
         size=gray.size,
         scale=scale,
+        foreground=foreground,
     )

@@ -33,20 +33,28 @@ from index.matching.verdict import DesignHit
 
 @dataclass(frozen=True)
 class Variant:
-    """One way of scoring: inlier saturation, centre spread (None: off), rival subtracted or not."""
+    """One way of scoring: inlier saturation, centre spread (None: off), rival subtracted or not, and
+    the weight of inliers on a registered view's background (1: foreground masks ignored), and how
+    many weighted inliers do not count (chance)."""
 
     name: str
     saturation: int
     spread: float | None
     rivals: bool
+    background: float = 1.0
+    floor: float = 0.0
 
 
 VARIANTS = [
     Variant("fused score (before: saturation 50, no centre weights, no rival)", 50, None, False),
     Variant("+ best rival design subtracted (margin)", 50, None, True),
     Variant("+ inlier saturation 30", 30, None, True),
-    Variant("+ inliers weighed by where they lie in the view (spread 0.3) = engine", 30, 0.3, True),
-    Variant("engine without the rival", 30, 0.3, False),
+    Variant("+ inliers weighed by where they lie in the view (spread 0.3)", 30, 0.3, True),
+    Variant("+ inliers on the view's background weigh 0.2 (foreground masks)", 30, 0.3, True, 0.2),
+    Variant("+ the first 4 weighted inliers do not count (chance) = engine", 30, 0.3, True, 0.2, 4.0),
+    Variant("engine without the rival", 30, 0.3, False, 0.2, 4.0),
+    Variant("engine without the centre weights", 30, None, True, 0.2, 4.0),
+    Variant("engine without the foreground masks", 30, 0.3, True, 1.0, 4.0),
 ]
 
 
@@ -54,7 +62,10 @@ def rescore(inspection: Inspection, variant: Variant) -> list[tuple[str, float]]
     """Return the photo's (design id, score) predictions, best first, under a variant."""
     by_pk = {m.design.pk: m.design.design_id for m in inspection.matches}
     hits = [DesignHit(m.design.pk, m.image_id, m.appearance) for m in inspection.matches]
-    ranked = rerank(hits, [m.verification for m in inspection.matches], variant.saturation, variant.spread)
+    verifications = [m.verification for m in inspection.matches]
+    ranked = rerank(
+        hits, verifications, variant.saturation, variant.spread, variant.background, variant.floor
+    )
     if variant.rivals:
         ranked = against_rivals(ranked)
     return [(by_pk[r.hit.design_pk], r.score) for r in ranked]

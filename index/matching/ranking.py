@@ -9,7 +9,7 @@ import numpy as np
 
 from index.errors import ScoreOutOfRange
 from index.matching.verdict import MAX_MATCHES, DesignHit, rank_designs
-from index.matching.verification import Verification, centre_weights, unique_claims
+from index.matching.verification import Verification, inlier_weights, unique_claims
 
 
 @dataclass(frozen=True)
@@ -121,12 +121,17 @@ def rerank(
     verifications: Sequence[Verification | None],
     saturation: int,
     spread: float | None = None,
+    background: float = 1.0,
+    floor: float = 0.0,
 ) -> list[RankedHit]:
     """Return the candidates with fused scores, best first, at most MAX_MATCHES.
 
     `verifications[i]` belongs to `candidates[i]` (None: not verified). Inliers are counted once per
     photo keypoint (see unique_inliers); with a `spread` each counts by where it lies in the
-    reference view (see centre_weights), so `fuse` receives a weighted count.
+    reference view and on what (see inlier_weights: `spread`, `background`), and the first `floor`
+    of that weighted count do not count at all (chance: a homography fits any 4 matches, and
+    MAGSAC finds a handful of agreeing matches between unrelated images), so `fuse` receives what
+    is left.
     """
     checked = [v for v in verifications if v is not None]
     claims = iter(unique_claims(checked))
@@ -136,7 +141,7 @@ def rerank(
         if verification is not None:
             claim = next(claims)
             inliers = len(claim)
-            weighted = float(centre_weights(verification, spread)[claim].sum())
+            weighted = max(0.0, float(inlier_weights(verification, spread, background)[claim].sum()) - floor)
         fused = fuse(hit.score, weighted, saturation)
         ranked.append(
             RankedHit(replace(hit, score=fused), hit.score, inliers, verification, fused - hit.score)

@@ -21,7 +21,9 @@ class Verification:
     `reference_points` are the matched positions in each original image (the photo's mirrored left
     to right when `mirrored`), and `homography` maps reference pixels onto (possibly mirrored) photo
     pixels (None when no model was found). `reference_size` is the reference view's (width, height)
-    in original pixels (None: unknown, every inlier then weighs fully in `centre_weights`).
+    in original pixels (None: unknown, every inlier then weighs fully in `inlier_weights`).
+    `reference_foreground`: per inlier whether its reference keypoint lies on the view's design
+    (model.foreground; None when the view's features carry no mask).
     """
 
     query_idx: np.ndarray
@@ -30,6 +32,7 @@ class Verification:
     homography: np.ndarray | None
     mirrored: bool = False
     reference_size: tuple[float, float] | None = None
+    reference_foreground: np.ndarray | None = None
 
     @property
     def inliers(self) -> int:
@@ -83,6 +86,7 @@ def verify(
     if homography is None or mask is None:
         return _empty(mirrored)
     keep = mask.ravel().astype(bool)
+    foreground = reference.foreground
     to_query = np.diag([1 / query.scale, 1 / query.scale, 1.0])
     from_reference = np.diag([reference.scale, reference.scale, 1.0])
     return Verification(
@@ -92,6 +96,7 @@ def verify(
         homography=to_query @ homography @ from_reference,
         mirrored=mirrored,
         reference_size=(reference.size[0] / reference.scale, reference.size[1] / reference.scale),
+        reference_foreground=None if foreground is None else foreground[nearest[query_idx]][keep],
     )
 
 
@@ -111,19 +116,26 @@ def unique_claims(verifications: Sequence[Verification]) -> list[np.ndarray]:
     return claims
 
 
-def centre_weights(verification: Verification, spread: float | None) -> np.ndarray:
-    """Return a weight in (0, 1] per inlier: how near the centre of the reference view it lies.
+def inlier_weights(verification: Verification, spread: float | None, background: float = 1.0) -> np.ndarray:
+    """Return a weight in (0, 1] per inlier: how surely it lies on the registered design.
 
     Why: a registered photo is framed on its design, and what lies around the design (the carpet a
     garment was photographed on, a shelf, a floor) is what innocent photos taken on the same spot
-    share with it. A Gaussian of `spread` times the view's side, centred on the view, weighs each
-    inlier by where it lies in the reference; inliers on the design count fully, those at its edges
-    little. `spread` None (or no reference size) weighs every inlier 1.
+    share with it. Two cues, multiplied:
+    - where it lies: a Gaussian of `spread` times the view's side, centred on the view (inliers on
+      the design count fully, those at its edges little; `spread` None or no reference size: 1);
+    - on what: an inlier whose reference keypoint lies on the view's background by its foreground
+      mask (model.foreground) weighs `background` (1: the mask is ignored; views without a mask: 1).
     """
-    if spread is None or verification.reference_size is None or not verification.inliers:
-        return np.ones(verification.inliers)
-    offset = verification.reference_points / np.asarray(verification.reference_size) - 0.5
-    return np.exp(-0.5 * ((offset / spread) ** 2).sum(axis=1))
+    weights = np.ones(verification.inliers)
+    if not verification.inliers:
+        return weights
+    if spread is not None and verification.reference_size is not None:
+        offset = verification.reference_points / np.asarray(verification.reference_size) - 0.5
+        weights = np.exp(-0.5 * ((offset / spread) ** 2).sum(axis=1))
+    if verification.reference_foreground is not None and background < 1.0:
+        weights = weights * np.where(verification.reference_foreground > 0, 1.0, background)
+    return weights
 
 
 def unique_inliers(verifications: Sequence[Verification]) -> list[int]:

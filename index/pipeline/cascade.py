@@ -267,7 +267,16 @@ class Cascade:
 
         def ranked(checks: list[Verification | None]) -> list[RankedHit]:
             verifications = [*checks, *([None] * (len(candidates) - len(checks)))]
-            return against_rivals(rerank(candidates, verifications, saturation, s.inlier_spread))
+            return against_rivals(
+                rerank(
+                    candidates,
+                    verifications,
+                    saturation,
+                    s.inlier_spread,
+                    s.inlier_background,
+                    s.inlier_floor,
+                )
+            )
 
         references: list[LocalFeatures | None] = []
         checks: list[Verification | None] = []

@@ -184,7 +184,16 @@ class Inspector:
         references = [self._reference_features(c.image_id, sha_of) for c in top]
         checks = self._check(local, references)
         verifications: list[Verification | None] = [*checks, *([None] * (len(candidates) - len(top)))]
-        return against_rivals(rerank(candidates, verifications, s.inlier_saturation, s.inlier_spread))
+        return against_rivals(
+            rerank(
+                candidates,
+                verifications,
+                s.inlier_saturation,
+                s.inlier_spread,
+                s.inlier_background,
+                s.inlier_floor,
+            )
+        )
 
     def _check(
         self, local: LocalFeatures, references: list[LocalFeatures | None]

@@ -65,21 +65,22 @@ class Decoder:
         """Stop the worker threads."""
         self.pool.shutdown()
 
-    def decode(self, source: ImageSource, local: bool = True) -> Decoded:
+    def decode(self, source: ImageSource, local: bool = True, reference: bool = False) -> Decoded:
         """Return the decoded photo, with local features when verification is on and `local`.
 
+        `reference`: the image is a view being registered (its features get a foreground mask).
         Raises InvalidImage.
         """
         name = source_name(source)
         data = source if isinstance(source, bytes) else read_file(source)
         image = load_image(data, max_side=self.max_side, name=name)
-        features = extract_local(image, self.local) if self.with_local and local else None
+        features = extract_local(image, self.local, reference) if self.with_local and local else None
         return Decoded(name, data, image, features)
 
-    def attempt(self, source: ImageSource, local: bool = True) -> Decoded | Rejected:
+    def attempt(self, source: ImageSource, local: bool = True, reference: bool = False) -> Decoded | Rejected:
         """Return the decoded photo, or a Rejected that says why it cannot be read."""
         try:
-            return self.decode(source, local)
+            return self.decode(source, local, reference)
         except InvalidImage as exc:
             return Rejected(source_name(source), str(exc), exc.code)
 
@@ -88,10 +89,11 @@ class Decoder:
         return [future.result() for future in self.decode_later(sources, local)]
 
     def decode_later(
-        self, sources: Sequence[ImageSource], local: bool = True
+        self, sources: Sequence[ImageSource], local: bool = True, reference: bool = False
     ) -> list[Future[Decoded | Rejected]]:
         """Start decoding photos on the workers; return their futures in order.
 
-        `local=False` leaves SIFT out (the inspection cascade extracts it only for photos in doubt).
+        `local=False` leaves SIFT out (the inspection cascade extracts it only for photos in doubt);
+        `reference`: views being registered (see `decode`).
         """
-        return [self.pool.submit(self.attempt, source, local) for source in sources]
+        return [self.pool.submit(self.attempt, source, local, reference) for source in sources]

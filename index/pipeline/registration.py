@@ -78,7 +78,10 @@ class Registrar:
                 if isinstance(entry, RegistrationFailed):
                     yield entry
                     continue
-                started = (entry, self.decoder.decode_later([s for _, sources in entry for s in sources]))
+                started = (
+                    entry,
+                    self.decoder.decode_later([s for _, sources in entry for s in sources], reference=True),
+                )
                 if ahead is not None:
                     yield from self._register_batch(*ahead, create_only, progress)
                 ahead = started

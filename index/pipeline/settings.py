@@ -47,6 +47,8 @@ class EngineSettings:
     local_votes: int = 50
     inlier_saturation: int = 30
     inlier_spread: float | None = 0.3
+    inlier_background: float = 0.2
+    inlier_floor: float = 4.0
     mirror_retry_below: int = 12
     checkpoint_every: int = 256
     self_calibration: str = "report"
@@ -78,6 +80,10 @@ class EngineSettings:
             raise ValueError("inlier_saturation must be at least 1")
         if self.inlier_spread is not None and self.inlier_spread <= 0:
             raise ValueError("inlier_spread must be above 0 (or None: every inlier weighs 1)")
+        if not 0.0 <= self.inlier_background <= 1.0:
+            raise ValueError("inlier_background must lie in [0, 1] (1: foreground masks ignored)")
+        if not 0.0 <= self.inlier_floor < self.inlier_saturation:
+            raise ValueError("inlier_floor must lie in [0, inlier_saturation)")
         if self.retain_days < 1:
             raise ValueError("retain_days must be at least 1")
 

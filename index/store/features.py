@@ -102,7 +102,9 @@ class LocalFeatureStore:
         """
         features = self.get(sha256)
         if features is None:
-            features = extract_local(load_image(blobs.get(sha256), config.max_side, sha256), config)
+            features = extract_local(
+                load_image(blobs.get(sha256), config.max_side, sha256), config, reference=True
+            )
             self.put(sha256, features)
         return features
 
