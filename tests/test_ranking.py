@@ -125,7 +125,7 @@ def test_chance_inliers_below_the_floor_do_not_count() -> None:
     chance = Verification(np.arange(4), points, points, np.eye(3))
     points = np.full((14, 2), 50.0, dtype=np.float32)
     real = Verification(np.arange(10, 24), points, points, np.eye(3))
-    hits = [DesignHit(1, 10, 0.8), DesignHit(2, 20, 0.3)]
+    hits = [DesignHit(1, 10, 0.5), DesignHit(2, 20, 0.3)]
     ranked = against_rivals(rerank(hits, [chance, real], saturation=30, floor=4.0))
     assert ranked[0].hit.design_pk == 2 and ranked[0].keypoints == pytest.approx(10 / 30)
     chancy = next(r for r in ranked if r.hit.design_pk == 1)
