@@ -34,6 +34,7 @@ from api.progress import Progress
 from index.batch.inputs import read_manifest
 from index.engine import Engine, EngineSettings, Inspection
 from index.matching.verdict import Verdict
+from index.pipeline.settings import SELF_CALIBRATION_MODES
 from model.images import load_image
 
 DEFAULT_LOCAL = EngineSettings(Path()).local_candidates
@@ -190,7 +191,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/robustness.md"))
     parser.add_argument("--plot", type=Path, default=Path("docs/robustness.png"))
     parser.add_argument(
-        "--self-calibration", choices=["off", "report", "use"], default="report", help="the engine's mode"
+        "--self-calibration",
+        choices=SELF_CALIBRATION_MODES,
+        default=EngineSettings(Path()).self_calibration,
+        help="the engine's mode (default: the engine's)",
     )
     parser.add_argument("--backgrounds", type=int, default=20, help="unregistered photos to paste into")
     parser.add_argument("--only", default="", help="run only the transforms whose name contains this")
