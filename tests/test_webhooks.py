@@ -112,8 +112,11 @@ def test_a_failing_receiver_is_retried_then_marked_failed_and_the_alert_stays(
 ) -> None:
     receiver.status = 500
     hook = subscribe(service, receiver.url)
-    service.register("firm_a", 7)
-    service.inspect(photo_of(7))
+    # design 5, not 7: drawn design 7 fills its frame to the edges, where its foreground mask
+    # (model/foreground.py) sees background, and in a registry of one design it then stays below
+    # `match` (docs/matching.md, "Background inliers": a known limit)
+    service.register("firm_a", 5)
+    service.inspect(photo_of(5))
     (delivery,) = deliveries(service, hook["id"], "failed")
     assert delivery["attempts"] == 3 and delivery["last_status"] == 500
     assert "500" in delivery["last_error"]
