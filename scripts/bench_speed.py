@@ -9,7 +9,10 @@ own process, one after the other, on the same photos, with the model loaded and 
             `git archive` into a temporary folder and imported from there;
   torch     today's code with the speed-ups that are settings turned off (torch trunk, no
             cascade): what the settings alone give back;
-  new       today's engine as `lanternguard` runs it.
+  new       today's engine as `lanternguard` runs it;
+  int8      today's engine with the opt-in int8 trunk (LANTERNGUARD_RUNTIME=onnx-int8; quantized while
+            the engine starts, before anything is timed; its own fingerprint, so no cascade bounds);
+            only when asked for (`--engines ... int8`).
 Each row: registration views/s (register_many, as `register --manifest`; the registry's
 self-calibration at its end, which the baseline engine lacks, is timed apart too: its seconds, and
 views/s and CPU ms per view without it), scan photos/s
@@ -38,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 BATCH = 32
-ENGINES = ("baseline", "torch", "new")
+ENGINES = ("baseline", "torch", "new", "int8")
 
 
 def cpu_flags() -> str:
@@ -291,7 +294,7 @@ def main() -> None:
         "--floor", type=int, default=100, help="photos through the MobileNetV2 loop (0: skip)"
     )
     parser.add_argument("--baseline", default="e10ab97", help="the commit before the speed work")
-    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
+    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES[:3]))
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--json", type=Path, help="also write the figures (without outcomes) as JSON")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -320,6 +323,8 @@ def main() -> None:
             env = dict(os.environ)
             if name == "torch":
                 env.update(LANTERNGUARD_RUNTIME="torch", LANTERNGUARD_CASCADE="off")
+            if name == "int8":
+                env.update(LANTERNGUARD_RUNTIME="onnx-int8")
             out = folder / f"{name}.json"
             command = [sys.executable, __file__, "--worker", "--code", str(code)]
             command += [
