@@ -118,7 +118,8 @@ class Embedder:
 
         "auto" falls back to torch (and logs why) when ONNX Runtime is missing or the export fails;
         "onnx" and "onnx-int8" raise UnsupportedRuntime instead. "onnx-int8" quantizes the export
-        once (about a minute; cached beside it). An embedder already running the same model keeps it.
+        once (under half a minute on 2 cores; cached beside it). An embedder already running the
+        same model keeps it.
         """
         wanted = self.config.runtime
         if wanted == "torch" or (wanted == "auto" and self.config.precision != "float32"):
