@@ -32,14 +32,14 @@ def resolve_home(home: str | None) -> Path:
 
 
 Precision = Literal["auto", "float32", "bfloat16"]
-Runtime = Literal["auto", "torch", "onnx"]
+Runtime = Literal["auto", "torch", "onnx", "onnx-int8"]
 
 
 def embedder_config(backbone: str, precision: str, runtime: str = "auto") -> EmbedderConfig:
     """Return the embedder recipe; precision "auto" is bfloat16 where the CPU computes it natively.
 
-    `runtime` (auto, torch, onnx) says how the trunk runs (model/embedder.py RUNTIMES). Raises
-    InvalidInput for an unknown precision or runtime, or runtime onnx with bfloat16.
+    `runtime` (auto, torch, onnx, onnx-int8) says how the trunk runs (model/embedder.py RUNTIMES).
+    Raises InvalidInput for an unknown precision or runtime, or an onnx runtime with bfloat16.
     """
     if precision != "auto" and precision not in PRECISIONS:
         raise InvalidInput(f"{ENV_PREFIX}PRECISION must be auto, float32 or bfloat16, got {precision!r}")

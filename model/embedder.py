@@ -15,6 +15,7 @@ from PIL import Image
 
 from model.backbones import Backbone, load_backbone
 from model.errors import UnsupportedRuntime
+from model.int8_trunk import int8_fingerprint, load_int8_trunk
 from model.onnx_trunk import OnnxTrunk, export_fingerprint, load_onnx_trunk, onnx_available
 from model.pooling import gem, l2_normalise
 from model.regions import regional_descriptors
@@ -24,9 +25,11 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BACKBONE = "efficientnet-lite0"
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
-RUNTIMES = ("auto", "torch", "onnx")
+RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
 """How the trunk runs: torch (the reference), ONNX Runtime (float32), or auto: ONNX Runtime for float32
-where it is installed, torch for bfloat16 (oneDNN's bfloat16 kernels are the faster ones there)."""
+where it is installed, torch for bfloat16 (oneDNN's bfloat16 kernels are the faster ones there).
+"onnx-int8" (opt-in, float32 precision only) runs the trunk quantized to int8 (model/int8_trunk.py):
+descriptors of their own, named apart by the fingerprint."""
 
 
 @contextmanager
@@ -63,18 +66,24 @@ class EmbedderConfig:
             raise ValueError("batch_size must be at least 1")
         if self.runtime not in RUNTIMES:
             raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
-        if self.runtime == "onnx" and self.precision != "float32":
-            raise ValueError("the onnx runtime runs float32 only: choose precision float32 or runtime torch")
+        if self.runtime.startswith("onnx") and self.precision != "float32":
+            raise ValueError(
+                f"the {self.runtime} runtime runs float32 only: choose precision float32 or runtime torch"
+            )
 
     @property
     def fingerprint(self) -> str:
-        """Return a stable string naming the descriptor recipe (not the batch size nor the runtime).
+        """Return a stable string naming the descriptor recipe (not the batch size).
 
         bfloat16 descriptors are named apart ("/bf16"): a registry moved to a machine of the other
-        precision re-embeds its images rather than mix the two.
+        precision re-embeds its images rather than mix the two. So are int8 ones ("/int8"): torch and
+        ONNX Runtime float32 agree to a cosine of 0.99999 and share a name, the int8 trunk does not
+        (about 0.99), so thresholds and cascade bounds measured with float32 do not apply unseen.
         """
         scales = "-".join(str(s) for s in self.scales)
         precision = "/bf16" if self.precision == "bfloat16" else ""
+        if self.runtime == "onnx-int8":
+            precision = "/int8"
         return f"{self.backbone}/gem{self.gem_p:g}/s{scales}/flip{int(self.flip)}/v1{precision}"
 
     @property
@@ -101,32 +110,39 @@ class Embedder:
 
     @property
     def runtime(self) -> str:
-        """Return how the trunk runs now: "torch" or "onnx"."""
-        return "onnx" if self._onnx is not None else "torch"
+        """Return how the trunk runs now: "torch", "onnx" or "onnx-int8"."""
+        return self._onnx.runtime if self._onnx is not None else "torch"
 
     def use_runtime(self, folder: Path) -> str:
         """Run the trunk as `config.runtime` asks, its ONNX export cached under `folder`; return which.
 
         "auto" falls back to torch (and logs why) when ONNX Runtime is missing or the export fails;
-        "onnx" raises UnsupportedRuntime instead. An embedder already running the export of the same
-        weights keeps it.
+        "onnx" and "onnx-int8" raise UnsupportedRuntime instead. "onnx-int8" quantizes the export
+        once (under half a minute on 2 cores; cached beside it). An embedder already running the
+        same model keeps it.
         """
         wanted = self.config.runtime
         if wanted == "torch" or (wanted == "auto" and self.config.precision != "float32"):
             self._onnx = None
             return self.runtime
         if not onnx_available():
-            if wanted == "onnx":
-                raise UnsupportedRuntime("runtime onnx needs the onnxruntime and onnx packages installed")
+            if wanted != "auto":
+                raise UnsupportedRuntime(f"runtime {wanted} needs the onnxruntime and onnx packages")
             logger.info("onnxruntime is not installed; the trunk runs in torch")
             return self.runtime
-        if self._onnx is not None and self._onnx.fingerprint == export_fingerprint(self.backbone):
+        int8 = wanted == "onnx-int8"
+        sides = self.config.scales
+        expected = int8_fingerprint(self.backbone, sides) if int8 else export_fingerprint(self.backbone)
+        if self._onnx is not None and self._onnx.fingerprint == expected:
             return self.runtime
         try:
-            self._onnx = load_onnx_trunk(self.backbone, folder)
+            if int8:
+                self._onnx = load_int8_trunk(self.backbone, folder, sides, self.trunk_input)
+            else:
+                self._onnx = load_onnx_trunk(self.backbone, folder)
         except Exception as exc:  # the exporter and onnxruntime raise many unrelated types
-            if wanted == "onnx":
-                raise UnsupportedRuntime(f"the trunk could not run in ONNX Runtime: {exc}") from exc
+            if wanted != "auto":
+                raise UnsupportedRuntime(f"the trunk could not run as {wanted}: {exc}") from exc
             logger.warning("the ONNX export failed (%s); the trunk runs in torch", exc)
             self._onnx = None
         return self.runtime
@@ -136,23 +152,33 @@ class Embedder:
         """Return the descriptor dimension."""
         return self.backbone.channels
 
+    def batch(self, images: Sequence[Image.Image], side: int) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+        """Return the normalised (n, 3, side, side) input of the trunk and each image's (height, width).
+
+        Each image is resized so its longest side is `side` and padded at the bottom and right.
+        """
+        batch = torch.zeros(len(images), 3, side, side)
+        sizes = []
+        for i, image in enumerate(images):
+            scale = side / max(image.size)
+            width = max(1, round(image.width * scale))
+            height = max(1, round(image.height * scale))
+            resized = image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0)
+            pixels = torch.from_numpy(np.asarray(resized, dtype=np.uint8).copy())
+            batch[i, :, :height, :width] = pixels.permute(2, 0, 1).float().div_(255.0)
+            sizes.append((height, width))
+        return (batch - self._mean) / self._std, sizes
+
+    def trunk_input(self, images: Sequence[Image.Image], side: int) -> np.ndarray:
+        """Return `batch`'s input as a float32 array (what int8 calibration feeds ONNX Runtime)."""
+        return self.batch(images, side)[0].numpy()
+
     def feature_maps(self, images: Sequence[Image.Image], side: int) -> list[torch.Tensor]:
         """Return one (C, h, w) feature map per image, each cropped to the image's own area."""
         maps: list[torch.Tensor] = []
         stride = self.backbone.stride
         for start in range(0, len(images), self.config.batch_size):
-            chunk = images[start : start + self.config.batch_size]
-            batch = torch.zeros(len(chunk), 3, side, side)
-            sizes = []
-            for i, image in enumerate(chunk):
-                scale = side / max(image.size)
-                width = max(1, round(image.width * scale))
-                height = max(1, round(image.height * scale))
-                resized = image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0)
-                pixels = torch.from_numpy(np.asarray(resized, dtype=np.uint8).copy())
-                batch[i, :, :height, :width] = pixels.permute(2, 0, 1).float().div_(255.0)
-                sizes.append((height, width))
-            batch = (batch - self._mean) / self._std
+            batch, sizes = self.batch(images[start : start + self.config.batch_size], side)
             if self._onnx is not None:
                 output = self._onnx(batch)
             else:

@@ -79,7 +79,7 @@ class OnnxTrunk:
     PASSIVE wait policy (model/__init__.py): they must not take the cores from decoding and SIFT.
     """
 
-    def __init__(self, path: Path, fingerprint: str, threads: int) -> None:
+    def __init__(self, path: Path, fingerprint: str, threads: int, runtime: str = "onnx") -> None:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -90,6 +90,7 @@ class OnnxTrunk:
         options.log_severity_level = 3
         self.path = path
         self.fingerprint = fingerprint
+        self.runtime = runtime
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
@@ -97,14 +98,24 @@ class OnnxTrunk:
         return torch.from_numpy(self.session.run(None, {"images": pixels})[0])
 
 
+def cached_path(folder: Path, prefix: str, fingerprint: str) -> Path:
+    """Return `folder/prefix-fingerprint.onnx`, removing the files of other fingerprints of `prefix`.
+
+    Only names of the same prefix and fingerprint length go: the float32 export
+    (`efficientnet-lite0-<fp>`) and its int8 model (`efficientnet-lite0-int8-<fp>`) live side by side.
+    """
+    path = folder / f"{prefix}-{fingerprint}.onnx"
+    for stale in folder.glob(f"{prefix}-{'?' * len(fingerprint)}.onnx"):
+        if stale != path:
+            logger.info("removing the stale model %s (weights, torch or recipe changed)", stale.name)
+            stale.unlink(missing_ok=True)
+    return path
+
+
 def load_onnx_trunk(backbone: Backbone, folder: Path) -> OnnxTrunk:
     """Return the trunk exported under `folder`, exporting it first when missing, stale or unreadable."""
     fingerprint = export_fingerprint(backbone)
-    path = folder / f"{backbone.name}-{fingerprint}.onnx"
-    for stale in folder.glob(f"{backbone.name}-*.onnx"):
-        if stale != path:
-            logger.info("removing the stale export %s (weights, torch or recipe changed)", stale.name)
-            stale.unlink(missing_ok=True)
+    path = cached_path(folder, backbone.name, fingerprint)
     threads = torch.get_num_threads()
     if path.exists():
         try:

@@ -3,9 +3,10 @@
 nice -n 10 .venv/bin/python scripts/bench_trunk_runtimes.py
 ONEDNN_MAX_CPU_ISA=AVX2 nice -n 10 .venv/bin/python scripts/bench_trunk_runtimes.py   # oneDNN: AVX2 only
 
-An experiment, not an engine path: the float32 export of model/onnx_trunk.py is quantized by ONNX
-Runtime (static, QDQ, per-channel int8 weights, uint8 activations) on `--calibration` images drawn
-in code (coloured shapes, at 320 and 448 px; never benchmark photos), then
+The int8 model is the engine's (`LANTERNGUARD_RUNTIME=onnx-int8`, model/int8_trunk.py): the float32
+export of model/onnx_trunk.py quantized by ONNX Runtime (static, QDQ, per-channel int8 weights,
+uint8 activations) on `--calibration` images drawn in code (coloured shapes, at 320 and 448 px;
+never benchmark photos), then
 - the global descriptors (both scales, GeM, as the engine computes them) of `--photos` dev photos
   are compared with float32 ones (cosine min and mean);
 - the trunk alone runs batches of 16 random images at 320 and 448 px, 2 threads, in torch
@@ -28,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -38,76 +38,10 @@ from bench_speed import cpu_flags, load  # noqa: E402
 from model.backbones import load_backbone  # noqa: E402
 from model.embedder import Embedder, EmbedderConfig  # noqa: E402
 from model.images import load_image  # noqa: E402
-from model.onnx_trunk import OnnxTrunk, load_onnx_trunk  # noqa: E402
+from model.int8_trunk import load_int8_trunk  # noqa: E402
+from model.onnx_trunk import load_onnx_trunk  # noqa: E402
 
 SIDES = (320, 448)
-
-
-def drawn(seed: int, size: tuple[int, int] = (448, 336)) -> Image.Image:
-    """Return a calibration image drawn in code: a coloured ground with 30 ellipses and rectangles."""
-    rng = random.Random(seed)
-    image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
-    draw = ImageDraw.Draw(image)
-    width, height = size
-    for _ in range(30):
-        x0, y0 = rng.randrange(width), rng.randrange(height)
-        box = [x0, y0, x0 + rng.randrange(10, width // 2), y0 + rng.randrange(10, height // 2)]
-        fill = tuple(rng.randrange(256) for _ in range(3))
-        if rng.random() < 0.5:
-            draw.ellipse(box, fill=fill)
-        else:
-            draw.rectangle(box, fill=fill)
-    return image
-
-
-def pixels(embedder: Embedder, images: list[Image.Image], side: int) -> list[np.ndarray]:
-    """Return normalised batches of 8 as the embedder feeds its trunk (longest side `side`, padded)."""
-    batches = []
-    for start in range(0, len(images), 8):
-        chunk = images[start : start + 8]
-        batch = torch.zeros(len(chunk), 3, side, side)
-        for i, image in enumerate(chunk):
-            scale = side / max(image.size)
-            resized = image.resize(
-                (max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                Image.Resampling.BILINEAR,
-            )
-            values = torch.from_numpy(np.asarray(resized, dtype=np.uint8).copy()).permute(2, 0, 1)
-            batch[i, :, : values.shape[1], : values.shape[2]] = values.float() / 255.0
-        batches.append(((batch - embedder._mean) / embedder._std).numpy())
-    return batches
-
-
-def quantize(embedder: Embedder, source: Path, target: Path, calibration: int) -> None:
-    """Write the int8 (QDQ) model of `source` to `target`, calibrated on drawn images."""
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    images = [drawn(seed) for seed in range(calibration)]
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.items = iter([{"images": b} for side in SIDES for b in pixels(embedder, images, side)])
-
-        def get_next(self) -> dict | None:
-            return next(self.items, None)
-
-    prepared = target.with_suffix(".pre.onnx")
-    quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
-    quantize_static(
-        str(prepared),
-        str(target),
-        Reader(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-    )
 
 
 def rate(run, batch: np.ndarray) -> float:
@@ -136,9 +70,7 @@ def main() -> None:
     embedder = Embedder(EmbedderConfig(precision="float32", runtime="onnx"), backbone)
     with tempfile.TemporaryDirectory(prefix="trunk-runtimes-") as scratch:
         fp32 = load_onnx_trunk(backbone, Path(scratch))
-        int8_path = Path(scratch) / "int8.onnx"
-        quantize(embedder, fp32.path, int8_path, args.calibration)
-        int8 = OnnxTrunk(int8_path, "int8", torch.get_num_threads())
+        int8 = load_int8_trunk(backbone, Path(scratch), SIDES, embedder.trunk_input, args.calibration)
         with (args.benchmark / "queries.csv").open(newline="", encoding="utf-8-sig") as handle:
             paths = [args.benchmark / row["image"] for row in csv.DictReader(handle)]
         random.Random(1).shuffle(paths)
@@ -165,7 +97,7 @@ def main() -> None:
         else:
             core = openvino.Core()
             config = {"INFERENCE_NUM_THREADS": torch.get_num_threads(), "INFERENCE_PRECISION_HINT": "f32"}
-            for name, path in (("openvino float32", fp32.path), ("openvino int8", int8_path)):
+            for name, path in (("openvino float32", fp32.path), ("openvino int8", int8.path)):
                 runs[name] = core.compile_model(core.read_model(str(path)), "CPU", config)
         for side in SIDES:
             batch = np.random.default_rng(0).standard_normal((16, 3, side, side)).astype(np.float32)
