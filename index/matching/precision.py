@@ -93,7 +93,7 @@ def lowest_capped(
     photos there were (with those that had no score at all). The share must hold at its upper
     confidence bound. Falls back like lowest_threshold.
     """
-    thresholds, _ = precision_curve(scores, negative)
+    thresholds, _ = precision_curve(scores, negative)  # only its distinct scores, as candidates
     if thresholds.size == 0:
         raise ValueError("no predictions to calibrate on")
     if negatives == 0:
