@@ -117,7 +117,7 @@ def unique_claims(verifications: Sequence[Verification]) -> list[np.ndarray]:
 
 
 def inlier_weights(verification: Verification, spread: float | None, background: float = 1.0) -> np.ndarray:
-    """Return a weight in (0, 1] per inlier: how surely it lies on the registered design.
+    """Return a weight in [0, 1] per inlier: how surely it lies on the registered design.
 
     Why: a registered photo is framed on its design, and what lies around the design (the carpet a
     garment was photographed on, a shelf, a floor) is what innocent photos taken on the same spot
