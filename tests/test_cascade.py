@@ -179,6 +179,18 @@ def test_shipped_bounds_name_the_default_model_of_each_precision(precision: str,
     assert all(name.split("|", 1)[1] == recipe for name in shipped.models), "bounds of an old recipe"
 
 
+def test_the_score_recipe_follows_the_scoring_settings(tmp_path: Path) -> None:
+    """A scoring setting changed names another model, so shipped thresholds and bounds stop applying."""
+    default = EngineSettings(tmp_path)
+    assert default.score_recipe == "rival/sat30/centre0.3/bg0.2/floor4"
+    assert EngineSettings(tmp_path, inlier_background=1.0, inlier_floor=0.0).score_recipe == (
+        "rival/sat30/centre0.3"
+    )
+    changed = EngineSettings(tmp_path, inlier_floor=6.0)
+    assert changed.model("d") != default.model("d")
+    assert load_cascade().bounds(changed.model(EmbedderConfig().fingerprint), "whitened") is None
+
+
 def test_settings_turn_the_cascade_off_and_choose_the_runtime(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -52,17 +52,10 @@ class Calibration:
         return f"verdict thresholds were measured with {self.model}, this engine runs {model}"
 
 
-SCORE_RECIPE = "rival/sat30/centre0.3/bg0.2/floor4"
-"""The verdict score the thresholds (and the cascade's bounds) are measured on: a design's lead over
-its best rival, inliers weighed by a centre spread of 0.3 and by 0.2 on the registered view's
-background, the first 4 of them not counted, saturating at 30 (docs/matching.md).
-Bounds and thresholds fitted on another score (the plain fused score before) name no recipe and so
-no longer match: the cascade runs open until `scripts/fit_cascade.py` fits it on this score."""
-
-
-def model_fingerprint(descriptor: str, local: str, score: str = SCORE_RECIPE, candidates: str = "") -> str:
-    """Return the name of a scoring recipe: descriptor fingerprint, local-feature recipe, score, and
-    how candidates beyond appearance search are found (none: left out, as before it existed)."""
+def model_fingerprint(descriptor: str, local: str, score: str, candidates: str = "") -> str:
+    """Return the name of a scoring recipe: descriptor fingerprint, local-feature recipe, score
+    (EngineSettings.score_recipe), and how candidates beyond appearance search are found (none: left
+    out, as before it existed)."""
     return f"{descriptor}|{local}|{score}" + (f"|{candidates}" if candidates else "")
 
 
