@@ -27,7 +27,7 @@ from index.engine import EngineSettings, Inspection
 from index.evaluation.metrics import QueryOutcome, compute_metrics
 from index.evaluation.run import evaluate
 from index.evaluation.transfer import transfer
-from index.matching.ranking import against_rivals, rerank
+from index.matching.ranking import Scoring, against_rivals, rerank
 from index.matching.verdict import DesignHit
 
 
@@ -63,9 +63,8 @@ def rescore(inspection: Inspection, variant: Variant) -> list[tuple[str, float]]
     by_pk = {m.design.pk: m.design.design_id for m in inspection.matches}
     hits = [DesignHit(m.design.pk, m.image_id, m.appearance) for m in inspection.matches]
     verifications = [m.verification for m in inspection.matches]
-    ranked = rerank(
-        hits, verifications, variant.saturation, variant.spread, variant.background, variant.floor
-    )
+    scoring = Scoring(variant.saturation, variant.spread, variant.background, variant.floor)
+    ranked = rerank(hits, verifications, scoring)
     if variant.rivals:
         ranked = against_rivals(ranked)
     return [(by_pk[r.hit.design_pk], r.score) for r in ranked]

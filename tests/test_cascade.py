@@ -182,8 +182,8 @@ def test_shipped_bounds_name_the_default_model_of_each_precision(precision: str,
 def test_the_score_recipe_follows_the_scoring_settings(tmp_path: Path) -> None:
     """A scoring setting changed names another model, so shipped thresholds and bounds stop applying."""
     default = EngineSettings(tmp_path)
-    assert default.score_recipe == "rival/sat30/centre0.3/bg0.2/floor4"
-    assert EngineSettings(tmp_path, inlier_background=1.0, inlier_floor=0.0).score_recipe == (
+    assert default.scoring.recipe == "rival/sat30/centre0.3/bg0.2/floor4"
+    assert EngineSettings(tmp_path, inlier_background=1.0, inlier_floor=0.0).scoring.recipe == (
         "rival/sat30/centre0.3"
     )
     changed = EngineSettings(tmp_path, inlier_floor=6.0)

@@ -7,7 +7,7 @@ import random
 import numpy as np
 from PIL import Image, ImageDraw
 
-from index.matching.ranking import rerank
+from index.matching.ranking import Scoring, rerank
 from index.matching.verdict import DesignHit
 from index.matching.verification import inlier_weights, verify
 from model.foreground import foreground_at, foreground_mask
@@ -76,5 +76,8 @@ def test_an_innocent_photo_on_the_same_carpet_loses_its_carpet_inliers() -> None
     assert elsewhere.inliers >= 30  # the design shown on another floor keeps every inlier
     assert inlier_weights(elsewhere, None, 0.2).sum() >= 0.9 * elsewhere.inliers
     hit = DesignHit(1, 1, 0.2)
-    plain, masked = rerank([hit], [innocent], 300), rerank([hit], [innocent], 300, None, 0.2)
+    plain, masked = (
+        rerank([hit], [innocent], Scoring(300)),
+        rerank([hit], [innocent], Scoring(300, None, 0.2)),
+    )
     assert masked[0].keypoints < 0.5 * plain[0].keypoints

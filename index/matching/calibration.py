@@ -54,8 +54,8 @@ class Calibration:
 
 def model_fingerprint(descriptor: str, local: str, score: str, candidates: str = "") -> str:
     """Return the name of a scoring recipe: descriptor fingerprint, local-feature recipe, score
-    (EngineSettings.score_recipe), and how candidates beyond appearance search are found (none: left
-    out, as before it existed)."""
+    (index.matching.ranking.Scoring.recipe), and how candidates beyond appearance search are found
+    (none: left out, as before it existed)."""
     return f"{descriptor}|{local}|{score}" + (f"|{candidates}" if candidates else "")
 
 

@@ -116,13 +116,41 @@ def fuse(appearance: float, inliers: float, saturation: int) -> float:
     return fused
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """How a candidate's verified inliers fold into its score (see rerank).
+
+    `saturation`: the weighted inliers at which the keypoint part saturates (fuse); `spread`: the
+    centre weights' spread (None: every inlier weighs by where it lies alike); `background`: the
+    weight of an inlier on the registered view's background; `floor`: the weighted inliers that do
+    not count. One value for every caller, so that inspection, the cascade and looking back score
+    alike, and the model fingerprint names it (`recipe`).
+    """
+
+    saturation: int
+    spread: float | None = None
+    background: float = 1.0
+    floor: float = 0.0
+
+    @property
+    def recipe(self) -> str:
+        """Return the verdict score's name in the model fingerprint, with the rival (against_rivals).
+
+        A part that is off (no spread, background 1, floor 0) is left out, as in recipes from before
+        it existed; thresholds and bounds fitted on another score name another recipe.
+        """
+        recipe = f"rival/sat{self.saturation}"
+        if self.spread is not None:
+            recipe += f"/centre{self.spread:g}"
+        if self.background < 1.0:
+            recipe += f"/bg{self.background:g}"
+        if self.floor:
+            recipe += f"/floor{self.floor:g}"
+        return recipe
+
+
 def rerank(
-    candidates: Sequence[DesignHit],
-    verifications: Sequence[Verification | None],
-    saturation: int,
-    spread: float | None = None,
-    background: float = 1.0,
-    floor: float = 0.0,
+    candidates: Sequence[DesignHit], verifications: Sequence[Verification | None], scoring: Scoring
 ) -> list[RankedHit]:
     """Return the candidates with fused scores, best first, at most MAX_MATCHES.
 
@@ -133,6 +161,7 @@ def rerank(
     MAGSAC finds a handful of agreeing matches between unrelated images), so `fuse` receives what
     is left.
     """
+    spread, background, floor = scoring.spread, scoring.background, scoring.floor
     checked = [v for v in verifications if v is not None]
     claims = iter(unique_claims(checked))
     ranked = []
@@ -142,7 +171,7 @@ def rerank(
             claim = next(claims)
             inliers = len(claim)
             weighted = max(0.0, float(inlier_weights(verification, spread, background)[claim].sum()) - floor)
-        fused = fuse(hit.score, weighted, saturation)
+        fused = fuse(hit.score, weighted, scoring.saturation)
         ranked.append(
             RankedHit(replace(hit, score=fused), hit.score, inliers, verification, fused - hit.score)
         )

@@ -187,7 +187,7 @@ class Cascade:
             ranked: list[list[RankedHit]] = []
             for i in range(len(good)):
                 hits = appearance_candidates([scores[i]], [ids[i]], design_of, limit)
-                ranked.append(against_rivals(rerank(hits, [None] * len(hits), s.inlier_saturation), True))
+                ranked.append(against_rivals(rerank(hits, [None] * len(hits), s.scoring), True))
         best = [float(scores[i][0]) if ids[i][0] >= 0 else -math.inf for i in range(len(good))]
         doubt = [i for i in range(len(good)) if best[i] >= bounds.first_pass]
         if doubt:
@@ -260,23 +260,14 @@ class Cascade:
         changed, most of them unregistered photos raised to `review`, under that rule).
         """
         s = self.settings
-        saturation = s.inlier_saturation
+        scoring = s.scoring
         top = [c for c in candidates[: s.verified_candidates] if c.score >= bounds.verify]
         if local is None or not top:
-            return against_rivals(rerank(candidates, [None] * len(candidates), saturation))
+            return against_rivals(rerank(candidates, [None] * len(candidates), scoring))
 
         def ranked(checks: list[Verification | None]) -> list[RankedHit]:
             verifications = [*checks, *([None] * (len(candidates) - len(checks)))]
-            return against_rivals(
-                rerank(
-                    candidates,
-                    verifications,
-                    saturation,
-                    s.inlier_spread,
-                    s.inlier_background,
-                    s.inlier_floor,
-                )
-            )
+            return against_rivals(rerank(candidates, verifications, scoring))
 
         references: list[LocalFeatures | None] = []
         checks: list[Verification | None] = []
@@ -289,8 +280,8 @@ class Cascade:
             # rerank); the remaining ones are not in appearance order once voted designs follow
             rest = max((c.score for c in top[j + 1 :]), default=None)
             if rest is not None and bounds is not OPEN and top[0].score - rest >= judged.match:
-                best = ranked(checks)[0]
-                if best.fused - max(best.rival, fuse(rest, saturation, saturation)) >= judged.match:
+                best, most = ranked(checks)[0], scoring.saturation
+                if best.fused - max(best.rival, fuse(rest, most, most)) >= judged.match:
                     break
         if max((c.inliers for c in checks if c is not None), default=0) < s.mirror_retry_below:
             mirrored = local.mirrored()

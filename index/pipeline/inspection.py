@@ -178,22 +178,13 @@ class Inspector:
     ) -> list[RankedHit]:
         s = self.settings
         if not s.verify_top_k:
-            return against_rivals(rerank(candidates, [None] * len(candidates), s.inlier_saturation))
+            return against_rivals(rerank(candidates, [None] * len(candidates), s.scoring))
         local = decoded.local if decoded.local is not None else extract_local(decoded.image, s.local)
         top = candidates[: s.verified_candidates]
         references = [self._reference_features(c.image_id, sha_of) for c in top]
         checks = self._check(local, references)
         verifications: list[Verification | None] = [*checks, *([None] * (len(candidates) - len(top)))]
-        return against_rivals(
-            rerank(
-                candidates,
-                verifications,
-                s.inlier_saturation,
-                s.inlier_spread,
-                s.inlier_background,
-                s.inlier_floor,
-            )
-        )
+        return against_rivals(rerank(candidates, verifications, s.scoring))
 
     def _check(
         self, local: LocalFeatures, references: list[LocalFeatures | None]

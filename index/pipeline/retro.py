@@ -156,15 +156,7 @@ class Retrospector:
             if rank < settings.verify_top_k:
                 checks = [self._verification(photo.sha256, c.image_id, sha_of) for c in pair]
                 verified += sum(c is not None for c in checks)
-            ranked = against_rivals(
-                rerank(
-                    pair,
-                    checks,
-                    settings.inlier_saturation,
-                    settings.inlier_spread,
-                    settings.inlier_background,
-                )
-            )
+            ranked = against_rivals(rerank(pair, checks, settings.scoring))
             mine = next(r for r in ranked if r.hit.design_pk == design_pk)
             score, inliers = mine.score, mine.inliers
             verdict = thresholds.verdict(score)

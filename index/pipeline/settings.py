@@ -7,6 +7,7 @@ from pathlib import Path
 
 from index.matching.calibration import DEFAULT_CALIBRATION, Calibration, model_fingerprint
 from index.matching.precision import Targets
+from index.matching.ranking import Scoring
 from index.pipeline.cascade import DEFAULT_CASCADE, CascadeTable
 from index.search.live import IndexPolicy
 from model.embedder import EmbedderConfig
@@ -125,25 +126,11 @@ class EngineSettings:
         return f"words{self.local_words}+{self.local_candidates}/{self.local_votes}"
 
     @property
-    def score_recipe(self) -> str:
-        """Return the verdict score the thresholds (and the cascade's bounds) are measured on.
-
-        A design's lead over its best rival ("rival"), inliers saturating at `inlier_saturation`,
-        weighed by a centre spread of `inlier_spread` and by `inlier_background` on the registered
-        view's background, the first `inlier_floor` of them not counted (docs/matching.md). A part
-        that is off (no spread, background 1, floor 0) is left out, as in recipes from before it.
-        Thresholds and bounds fitted on another score name another recipe, so they no longer match.
-        """
-        recipe = f"rival/sat{self.inlier_saturation}"
-        if self.inlier_spread is not None:
-            recipe += f"/centre{self.inlier_spread:g}"
-        if self.inlier_background < 1.0:
-            recipe += f"/bg{self.inlier_background:g}"
-        if self.inlier_floor:
-            recipe += f"/floor{self.inlier_floor:g}"
-        return recipe
+    def scoring(self) -> Scoring:
+        """Return how verified inliers fold into the verdict score (index.matching.ranking.Scoring)."""
+        return Scoring(self.inlier_saturation, self.inlier_spread, self.inlier_background, self.inlier_floor)
 
     def model(self, descriptor: str) -> str:
         """Return the model fingerprint of an engine with these settings and this descriptor recipe."""
         local = self.local.fingerprint
-        return model_fingerprint(descriptor, local, self.score_recipe, self.candidates_recipe)
+        return model_fingerprint(descriptor, local, self.scoring.recipe, self.candidates_recipe)
