@@ -155,13 +155,11 @@ def rerank(
     """Return the candidates with fused scores, best first, at most MAX_MATCHES.
 
     `verifications[i]` belongs to `candidates[i]` (None: not verified). Inliers are counted once per
-    photo keypoint (see unique_inliers); with a `spread` each counts by where it lies in the
-    reference view and on what (see inlier_weights: `spread`, `background`), and the first `floor`
-    of that weighted count do not count at all (chance: a homography fits any 4 matches, and
-    MAGSAC finds a handful of agreeing matches between unrelated images), so `fuse` receives what
-    is left.
+    photo keypoint (see unique_inliers); with a `scoring.spread` each counts by where it lies in the
+    reference view and on what (see inlier_weights), and the first `scoring.floor` of that weighted
+    count do not count at all (chance: a homography fits any 4 matches, and MAGSAC finds a handful
+    of agreeing matches between unrelated images), so `fuse` receives what is left.
     """
-    spread, background, floor = scoring.spread, scoring.background, scoring.floor
     checked = [v for v in verifications if v is not None]
     claims = iter(unique_claims(checked))
     ranked = []
@@ -170,7 +168,8 @@ def rerank(
         if verification is not None:
             claim = next(claims)
             inliers = len(claim)
-            weighted = max(0.0, float(inlier_weights(verification, spread, background)[claim].sum()) - floor)
+            weights = inlier_weights(verification, scoring.spread, scoring.background)
+            weighted = max(0.0, float(weights[claim].sum()) - scoring.floor)
         fused = fuse(hit.score, weighted, scoring.saturation)
         ranked.append(
             RankedHit(replace(hit, score=fused), hit.score, inliers, verification, fused - hit.score)
